@@ -1,0 +1,1 @@
+"""Models of the canary app arrive with their issue; see ../docs/architecture.md."""

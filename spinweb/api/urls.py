@@ -1,0 +1,21 @@
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from knox import views as knox_views
+from rest_framework.routers import DefaultRouter
+
+from spinweb.api.views import AuditEventViewSet, TokenCreateView
+
+router = DefaultRouter()
+router.include_root_view = False
+router.register("audit-events", AuditEventViewSet, basename="audit-event")
+
+urlpatterns = [
+    path("", include("applications.api.urls")),
+    path("", include("clouds.api.urls")),
+    path("", include(router.urls)),
+    path("auth/token/", TokenCreateView.as_view(), name="token-create"),
+    path("auth/token/revoke/", knox_views.LogoutView.as_view(), name="token-revoke"),
+    path("auth/token/revoke-all/", knox_views.LogoutAllView.as_view(), name="token-revoke-all"),
+    path("schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
+]

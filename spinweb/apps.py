@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class SpinwebConfig(AppConfig):
+    name = "spinweb"
+    verbose_name = "Spinweb"
