@@ -6,7 +6,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Count, Q
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.views.decorators.http import require_http_methods
+from django.views.decorators.http import require_http_methods, require_safe
 
 from applications import actions
 from applications.forms import ApplicationForm, ConfirmNameForm
@@ -17,6 +17,7 @@ from spinweb.permissions import Access
 
 
 @login_required
+@require_safe
 def application_list(request: HttpRequest) -> HttpResponse:
     query = request.GET.get("q", "").strip()
     applications = Application.objects.visible_to(request.user).annotate(cluster_count=Count("clusters", distinct=True))
@@ -56,6 +57,7 @@ def application_create(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
+@require_safe
 def application_detail(request: HttpRequest, name: str) -> HttpResponse:
     application = get_application_for_user(request.user, name, "read")
     levels = application.levels_for(request.user)

@@ -1,0 +1,63 @@
+"""Run the web server and a django-q2 worker cluster together, for a laptop or a demo."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+from typing import Any
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+
+class Command(BaseCommand):
+    help = (
+        "Serve Spinweb with waitress and run a django-q2 worker cluster beside it. "
+        "Stops both on Ctrl-C, and stops the other when one of them exits."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--host", default="127.0.0.1", help="Address to listen on (default 127.0.0.1).")
+        parser.add_argument("--port", type=int, default=8000, help="Port to listen on (default 8000).")
+        parser.add_argument("--threads", type=int, default=8, help="Web server threads (default 8).")
+        parser.add_argument("--no-worker", action="store_true", help="Serve the web UI and API only.")
+
+    def handle(self, *args: Any, host: str, port: int, threads: int, no_worker: bool, **options: Any) -> None:
+        web = [
+            sys.executable,
+            "-m",
+            "waitress",
+            f"--listen={host}:{port}",
+            f"--threads={threads}",
+            "spinweb.wsgi:application",
+        ]
+        children = {"web server": subprocess.Popen(web)}  # noqa: S603 (our own interpreter, fixed arguments)
+        if not no_worker:
+            worker = [sys.executable, str(settings.BASE_DIR / "manage.py"), "qcluster"]
+            children["worker"] = subprocess.Popen(worker)  # noqa: S603
+        self.stdout.write(self.style.SUCCESS(f"Spinweb is at http://{host}:{port}/ (Ctrl-C stops it)"))
+        stopping: list[int] = []
+        signal.signal(signal.SIGTERM, lambda signum, frame: stopping.append(signum))
+        try:
+            while not stopping:
+                for name, child in children.items():
+                    if child.poll() is not None:
+                        raise CommandError(f"The {name} exited with status {child.returncode}; stopping.")
+                time.sleep(0.5)  # a supervisor's poll interval, not a wait for a condition
+        except KeyboardInterrupt:
+            pass
+        finally:
+            self._stop(children)
+
+    def _stop(self, children: dict[str, subprocess.Popen[bytes]]) -> None:
+        for child in children.values():
+            if child.poll() is None:
+                child.terminate()
+        deadline = time.monotonic() + 15
+        for child in children.values():
+            try:
+                child.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                child.kill()

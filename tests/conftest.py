@@ -1,0 +1,111 @@
+"""Personas and data shared by the whole suite.
+
+- ``admin``: a superuser.
+- ``developer``: in group ``shop-devs``, which holds READ, WRITE and EXECUTE on ``shop``.
+- ``viewer``: in group ``shop-viewers``, which holds READ on ``shop`` only.
+- ``outsider``: in group ``blog-readers``, READ on ``blog``; nothing on ``shop``.
+- ``nobody``: logged in, no groups.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from django.contrib.auth.models import Group, User
+from django.test import Client
+from rest_framework.test import APIClient
+
+from applications.models import Application, ApplicationGrant
+from clouds.models import Account, Cluster, LoadBalancer, ServerGroup
+
+PASSWORD = "correct-horse-battery-staple"
+
+
+def make_user(username: str, *groups: Group, **extra: Any) -> User:
+    user = User.objects.create_user(username, f"{username}@example.com", PASSWORD, **extra)
+    user.groups.add(*groups)
+    return user
+
+
+def grant(application: Application, group: Group, *levels: str) -> None:
+    for level in levels:
+        ApplicationGrant.objects.create(application=application, group=group, level=level)
+
+
+@pytest.fixture
+def groups(db: None) -> dict[str, Group]:
+    names = ["shop-devs", "shop-viewers", "blog-readers"]
+    return {name: Group.objects.create(name=name) for name in names}
+
+
+@pytest.fixture
+def shop(groups: dict[str, Group]) -> Application:
+    app = Application.objects.create(name="shop", owner_email="shop@example.com", description="The shop")
+    grant(app, groups["shop-devs"], "READ", "WRITE", "EXECUTE")
+    grant(app, groups["shop-viewers"], "READ")
+    return app
+
+
+@pytest.fixture
+def blog(groups: dict[str, Group]) -> Application:
+    app = Application.objects.create(name="blog", owner_email="blog@example.com", description="The blog")
+    grant(app, groups["blog-readers"], "READ")
+    return app
+
+
+@pytest.fixture
+def local_account(db: None) -> Account:
+    return Account.objects.create(name="local", provider="local", regions=["local"], environment="dev")
+
+
+@pytest.fixture
+def shop_cluster(shop: Application, local_account: Account) -> Cluster:
+    cluster = Cluster.objects.create(application=shop, account=local_account, name="shop-web")
+    lb = LoadBalancer.objects.create(
+        application=shop, account=local_account, name="shop-web", region="local", address="127.0.0.1:8081"
+    )
+    group = ServerGroup.objects.create(
+        cluster=cluster, name="shop-web-v003", sequence=3, region="local", artifact="shop:1.4.2", enabled=True
+    )
+    group.load_balancers.add(lb)
+    return cluster
+
+
+@pytest.fixture
+def admin(db: None) -> User:
+    return make_user("admin", is_superuser=True, is_staff=True)
+
+
+@pytest.fixture
+def developer(groups: dict[str, Group]) -> User:
+    return make_user("developer", groups["shop-devs"])
+
+
+@pytest.fixture
+def viewer(groups: dict[str, Group]) -> User:
+    return make_user("viewer", groups["shop-viewers"])
+
+
+@pytest.fixture
+def outsider(groups: dict[str, Group]) -> User:
+    return make_user("outsider", groups["blog-readers"])
+
+
+@pytest.fixture
+def nobody(db: None) -> User:
+    return make_user("nobody")
+
+
+def api_as(user: User | None) -> APIClient:
+    client = APIClient()
+    if user is not None:
+        client.force_authenticate(user)
+    return client
+
+
+def browser_as(user: User | None) -> Client:
+    client = Client()
+    if user is not None:
+        client.force_login(user)
+    return client

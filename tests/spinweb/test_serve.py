@@ -1,0 +1,112 @@
+"""``manage.py serve`` (the quickstart's last step) runs a web server and a real worker.
+
+The worker is checked end to end: a task enqueued through the configured broker (the ORM
+broker on SQLite, or Redis) comes back with its result.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.components import require_redis
+
+ROOT = Path(__file__).resolve().parents[2]
+ENQUEUE = (
+    "from django_q.tasks import async_task, result; "
+    "task = async_task('spinweb.tasks.ping', 'from the test'); "
+    "print('RESULT', result(task, wait=30000))"
+)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def environment(data_dir: Path, redis_url: str | None) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_URL", "REDIS_URL", "SPINWEB_"))}
+    env.pop("DJANGO_SETTINGS_MODULE", None)
+    env["SPINWEB_DATA_DIR"] = str(data_dir)
+    env["SPINWEB_WORKERS"] = "1"
+    if redis_url:
+        env["REDIS_URL"] = redis_url
+    return env
+
+
+def wait_for_health(url: str, server: subprocess.Popen[bytes], deadline_s: float = 60) -> None:
+    deadline = time.monotonic() + deadline_s
+    while time.monotonic() < deadline:
+        assert server.poll() is None, f"serve exited early with {server.returncode}"
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310 (loopback URL)
+                if response.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.2)
+    pytest.fail(f"{url} did not answer within {deadline_s} s")
+
+
+@pytest.fixture(params=["orm", "redis"])
+def served(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> Iterator[tuple[str, dict[str, str], subprocess.Popen[bytes]]]:
+    redis_url = require_redis().rsplit("/", 1)[0] + "/14" if request.param == "redis" else None
+    env = environment(tmp_path, redis_url)
+    subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], cwd=ROOT, env=env, check=True, timeout=180)
+    port = free_port()
+    server = subprocess.Popen(  # noqa: S603
+        [sys.executable, "manage.py", "serve", "--port", str(port)], cwd=ROOT, env=env, start_new_session=True
+    )
+    try:
+        wait_for_health(f"http://127.0.0.1:{port}/healthz", server)
+        yield f"http://127.0.0.1:{port}", env, server
+    finally:
+        # serve stops its own children; the whole group is killed only if that fails.
+        if server.poll() is None:
+            server.send_signal(signal.SIGTERM)
+        try:
+            server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(server.pid, signal.SIGKILL)
+            server.wait()
+
+
+def test_it_serves_pages_and_runs_tasks_on_a_worker(
+    served: tuple[str, dict[str, str], subprocess.Popen[bytes]],
+) -> None:
+    base, env, server = served
+    with urllib.request.urlopen(f"{base}/static/vendor/htmx/htmx.min.js", timeout=5) as response:  # noqa: S310
+        assert b"htmx" in response.read(200)
+    result = subprocess.run(
+        [sys.executable, "manage.py", "shell", "-c", ENQUEUE],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    assert "RESULT pong: from the test" in result.stdout
+
+
+def test_it_stops_web_server_and_worker_together(served: tuple[str, dict[str, str], subprocess.Popen[bytes]]) -> None:
+    base, _env, server = served
+    server.send_signal(signal.SIGTERM)
+    assert server.wait(timeout=30) == 0
+    # Nothing of the group is left behind: the port is free again and no child survives.
+    with pytest.raises(OSError):
+        urllib.request.urlopen(f"{base}/healthz", timeout=2)  # noqa: S310
+    with pytest.raises(ProcessLookupError):
+        os.killpg(server.pid, 0)

@@ -1,0 +1,259 @@
+"""Every URL in the URL conf, walked as people who must not see or change ``shop``.
+
+New endpoints are covered without touching this file: the walk reads the URL conf. A
+URL with a parameter this file has no sample value for fails the test and says so.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from django.contrib.auth.models import User
+from django.contrib.contenttypes.models import ContentType
+from django.test import Client
+from django.urls import URLPattern, URLResolver, get_resolver, reverse
+from knox.models import AuthToken
+
+from applications.models import Application, ApplicationGrant
+from clouds.models import Account, AccountGrant, Cluster, LoadBalancer, ServerGroup
+from spinweb.models import AuditEvent
+from tests.conftest import browser_as
+
+MARKER = "7f3a9c"
+SECRETS = [
+    f"secret-description-{MARKER}",
+    f"owner-{MARKER}@example.com",
+    f"artifact-{MARKER}",
+    f"account-note-{MARKER}",
+    f"audit-detail-{MARKER}",
+    "shop-web-v003",
+]
+# Requests that only touch the caller's own session or token, never shared data.
+OWN_SESSION = {
+    "login",
+    "logout",
+    "admin:login",
+    "admin:logout",
+    "api:token-create",
+    "api:token-revoke",
+    "api:token-revoke-all",
+}
+MUTATIONS = ["post", "put", "patch", "delete"]
+PAYLOAD = {
+    "name": "shop",
+    "email": "attacker@example.com",
+    "owner_email": "attacker@example.com",
+    "description": "changed by someone without rights",
+    "permissions": {"READ": ["blog-readers"], "WRITE": ["blog-readers"], "EXECUTE": ["blog-readers"]},
+    "read_groups": [],
+    "confirm": "shop",
+    "provider": "local",
+    "regions": ["local"],
+    "environment": "prod",
+}
+
+
+@dataclass
+class Endpoint:
+    route: str
+    name: str | None
+    pattern: URLPattern
+
+
+def walk(patterns: list[Any], prefix: str = "", namespace: str = "") -> Iterator[Endpoint]:
+    for entry in patterns:
+        if isinstance(entry, URLResolver):
+            inner = namespace + (f"{entry.namespace}:" if entry.namespace else "")
+            yield from walk(entry.url_patterns, prefix + str(entry.pattern), inner)
+        else:
+            name = f"{namespace}{entry.name}" if entry.name else None  # None for unnamed
+            yield Endpoint(prefix + str(entry.pattern), name, entry)
+
+
+ALL_ENDPOINTS = list(walk(get_resolver().url_patterns))
+
+
+@dataclass
+class Secrets:
+    app: Application
+    account: Account
+    cluster: Cluster
+    group: ServerGroup
+    balancer: LoadBalancer
+    event: AuditEvent
+
+
+@pytest.fixture
+def secrets(shop: Application, shop_cluster: Cluster, blog: Application) -> Secrets:
+    Application.objects.filter(pk=shop.pk).update(description=SECRETS[0], owner_email=SECRETS[1])
+    group = ServerGroup.objects.get(cluster=shop_cluster)
+    ServerGroup.objects.filter(pk=group.pk).update(artifact=SECRETS[2])
+    Account.objects.filter(pk=shop_cluster.account_id).update(description=SECRETS[3])
+    event = AuditEvent.objects.create(
+        actor_name="admin",
+        source="cli",
+        action="update",
+        object_type="applications.application",
+        object_id=str(shop.pk),
+        object_repr="shop",
+        application="shop",
+        detail=SECRETS[4],
+    )
+    return Secrets(shop, shop_cluster.account, shop_cluster, group, LoadBalancer.objects.get(application=shop), event)
+
+
+def sample_kwargs(endpoint: Endpoint, s: Secrets) -> dict[str, str]:
+    name = endpoint.name or ""
+    admin_model = re.match(r"admin:(\w+?)_(\w+?)_\w+$", name)
+    by_resource = {
+        "cluster": s.cluster.pk,
+        "server-group": s.group.pk,
+        "load-balancer": s.balancer.pk,
+        "audit-event": s.event.pk,
+    }
+    values: dict[str, str] = {}
+    for kwarg in endpoint.pattern.pattern.regex.groupindex:
+        if kwarg == "format":
+            values[kwarg] = "json"
+        elif kwarg == "name":
+            values[kwarg] = s.account.name if "account" in name else s.app.name
+        elif kwarg == "pk":
+            resource = name.removeprefix("api:").rsplit("-", 1)[0]
+            assert resource in by_resource, f"No sample pk for {name}; add one to test_url_permissions.py."
+            values[kwarg] = str(by_resource[resource])
+        elif kwarg in {"object_id", "id"}:
+            values[kwarg] = str(_admin_object_pk(admin_model, s))
+        elif kwarg == "url":  # the admin's catch-all
+            values[kwarg] = "applications/nothing-here/"
+        elif kwarg == "app_label":
+            values[kwarg] = "applications"
+        elif kwarg == "content_type_id":
+            values[kwarg] = str(ContentType.objects.get_for_model(Application).pk)
+        else:
+            pytest.fail(
+                f"URL {endpoint.route!r} ({name}) takes {kwarg!r}; add a sample value to test_url_permissions.py."
+            )
+    return values
+
+
+def _admin_object_pk(admin_model: re.Match[str] | None, s: Secrets) -> Any:
+    models = {
+        "application": s.app,
+        "account": s.account,
+        "cluster": s.cluster,
+        "servergroup": s.group,
+        "loadbalancer": s.balancer,
+        "auditevent": s.event,
+    }
+    if admin_model and admin_model.group(2) in models:
+        return models[admin_model.group(2)].pk
+    return s.app.pk
+
+
+def url_for(endpoint: Endpoint, s: Secrets) -> str:
+    kwargs = sample_kwargs(endpoint, s)
+    if endpoint.name:
+        return reverse(endpoint.name, kwargs=kwargs)
+    # Unnamed patterns (the admin's bare object URLs and catch-all): fill the placeholders in.
+    path = re.sub(r"<(?:\w+:)?(\w+)>", lambda m: kwargs[m.group(1)], endpoint.route)
+    path = re.sub(r"\(\?P<(\w+)>[^)]*\)", lambda m: kwargs[m.group(1)], path)
+    return "/" + path.replace("^", "").replace("$", "")
+
+
+def fingerprint() -> str:
+    """Everything a forbidden request could change, as one comparable string."""
+    rows: dict[str, Any] = {
+        "applications": list(Application.objects.order_by("pk").values()),
+        "grants": list(ApplicationGrant.objects.order_by("pk").values()),
+        "accounts": list(Account.objects.order_by("pk").values()),
+        "account_grants": list(AccountGrant.objects.order_by("pk").values()),
+        "clusters": list(Cluster.objects.order_by("pk").values()),
+        "server_groups": list(ServerGroup.objects.order_by("pk").values()),
+        "load_balancers": list(LoadBalancer.objects.order_by("pk").values()),
+        "users": list(User.objects.order_by("pk").values("pk", "username", "is_staff", "is_superuser")),
+        "audit": list(AuditEvent.objects.exclude(action__in=["token_create", "login"]).order_by("pk").values()),
+    }
+    return json.dumps(rows, default=str, sort_keys=True)
+
+
+def personas(request: pytest.FixtureRequest) -> dict[str, Client]:
+    clients = {"anonymous": browser_as(None)}
+    for persona in ("nobody", "outsider"):
+        clients[persona] = browser_as(request.getfixturevalue(persona))
+    return clients
+
+
+def test_it_walks_every_url_in_the_url_conf() -> None:
+    names = {endpoint.name for endpoint in ALL_ENDPOINTS}
+    # Guards the walk itself: if it found nothing, the tests below would pass vacuously.
+    assert {"applications:detail", "api:application-detail", "api:server-group-list", "admin:index"} <= names
+    assert len(ALL_ENDPOINTS) > 60
+
+
+@pytest.mark.django_db
+def test_it_leaks_nothing_on_get_to_people_without_read(secrets: Secrets, request: pytest.FixtureRequest) -> None:
+    clients = personas(request)
+    problems = []
+    for endpoint in ALL_ENDPOINTS:
+        url = url_for(endpoint, secrets)
+        for persona, client in clients.items():
+            response = client.get(url, HTTP_ACCEPT="text/html,application/json")
+            body = response.content.decode(errors="replace")
+            leaked = [secret for secret in SECRETS if secret in body]
+            if leaked:
+                problems.append(f"{persona} GET {url} -> {response.status_code} shows {leaked}")
+            if (
+                persona == "anonymous"
+                and response.status_code == 200
+                and endpoint.name
+                not in {
+                    "login",
+                    "admin:login",
+                    "healthz",
+                    "api:docs",
+                }
+            ):
+                problems.append(f"anonymous GET {url} -> 200; only the login page and health check are public")
+    assert not problems, "\n".join(problems)
+
+
+@pytest.mark.django_db
+def test_it_allows_no_change_by_people_without_write(secrets: Secrets, request: pytest.FixtureRequest) -> None:
+    clients = personas(request)
+    clients["viewer"] = browser_as(request.getfixturevalue("viewer"))
+    before = fingerprint()
+    problems = []
+    for endpoint in ALL_ENDPOINTS:
+        if endpoint.name in OWN_SESSION:
+            continue
+        url = url_for(endpoint, secrets)
+        for persona, client in clients.items():
+            for method in MUTATIONS:
+                response = getattr(client, method)(url, data=json.dumps(PAYLOAD), content_type="application/json")
+                if response.status_code < 300:
+                    problems.append(f"{persona} {method.upper()} {url} (json) -> {response.status_code}")
+                if method == "post":
+                    form = client.post(url, data={k: v for k, v in PAYLOAD.items() if isinstance(v, str)})
+                    if form.status_code < 300:
+                        problems.append(f"{persona} POST {url} (form) -> {form.status_code}")
+    assert not problems, "\n".join(problems)
+    assert fingerprint() == before, "A request without rights changed stored data."
+    assert not AuthToken.objects.exists()
+
+
+@pytest.mark.django_db
+def test_it_sends_anonymous_browsers_to_the_login_page(secrets: Secrets) -> None:
+    response = browser_as(None).get(reverse("applications:detail", kwargs={"name": "shop"}))
+    assert response.status_code == 302
+    assert response["Location"].startswith(reverse("login"))
+
+
+@pytest.mark.django_db
+def test_it_answers_anonymous_api_calls_with_401(secrets: Secrets) -> None:
+    response = browser_as(None).get(reverse("api:application-list"))
+    assert response.status_code == 401
