@@ -11,6 +11,7 @@ they may see it but lack the level asked for.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, Literal
 
 from django.core.exceptions import PermissionDenied
@@ -59,13 +60,23 @@ def grant_filter(user: AnyUser, need: Need, prefix: str = "grants") -> models.Q:
     return user_q & models.Q(**{f"{prefix}__level": NEED_TO_ACCESS[need]})
 
 
-def levels_of(user: AnyUser, grants: models.QuerySet[models.Model]) -> set[str]:
-    """The access levels a user holds through a queryset of grant rows."""
+def group_ids(user: AnyUser) -> frozenset[int]:
+    """The user's group ids, read once per user object (one request) and kept on it."""
+    cached: frozenset[int] | None = getattr(user, "_spinweb_group_ids", None)
+    if cached is None:
+        groups = getattr(user, "groups", None)
+        active = user.is_authenticated and user.is_active and groups is not None
+        cached = frozenset(groups.values_list("pk", flat=True)) if active else frozenset()
+        user._spinweb_group_ids = cached  # type: ignore[union-attr]
+    return cached
+
+
+def levels_of(user: AnyUser, grants: Iterable[Any]) -> set[str]:
+    """The access levels a user holds through grant rows (pass prefetched rows in lists)."""
     if is_admin(user):
         return {level.value for level in Access}
-    if not (user.is_authenticated and user.is_active):
-        return set()
-    levels = set(grants.filter(group__user=user).values_list("level", flat=True))
+    mine = group_ids(user)
+    levels = {grant.level for grant in grants if grant.group_id in mine}
     if levels:
         levels.add(Access.READ.value)
     return levels
