@@ -22,7 +22,6 @@ class AuditAction(models.TextChoices):
     CANCEL = "cancel", "Cancel"
     JUDGE = "judge", "Judge"
     ROLLBACK = "rollback", "Rollback"
-    LOGIN = "login", "Log in"
     TOKEN_CREATE = "token_create", "Create API token"
 
 

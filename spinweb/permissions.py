@@ -64,10 +64,10 @@ def group_ids(user: AnyUser) -> frozenset[int]:
     """The user's group ids, read once per user object (one request) and kept on it."""
     cached: frozenset[int] | None = getattr(user, "_spinweb_group_ids", None)
     if cached is None:
-        groups = getattr(user, "groups", None)
+        groups: Any = getattr(user, "groups", None)
         active = user.is_authenticated and user.is_active and groups is not None
         cached = frozenset(groups.values_list("pk", flat=True)) if active else frozenset()
-        user._spinweb_group_ids = cached  # type: ignore[union-attr]
+        setattr(user, "_spinweb_group_ids", cached)  # noqa: B010 (not a declared attribute)
     return cached
 
 

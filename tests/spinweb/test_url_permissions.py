@@ -176,7 +176,7 @@ def fingerprint() -> str:
         "server_groups": list(ServerGroup.objects.order_by("pk").values()),
         "load_balancers": list(LoadBalancer.objects.order_by("pk").values()),
         "users": list(User.objects.order_by("pk").values("pk", "username", "is_staff", "is_superuser")),
-        "audit": list(AuditEvent.objects.exclude(action__in=["token_create", "login"]).order_by("pk").values()),
+        "audit": list(AuditEvent.objects.exclude(action="token_create").order_by("pk").values()),
     }
     return json.dumps(rows, default=str, sort_keys=True)
 
