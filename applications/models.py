@@ -69,9 +69,11 @@ class Application(models.Model):
         from clouds.models import ServerGroup
 
         blockers = []
-        groups = ServerGroup.objects.filter(cluster__application=self).active().count()
+        groups = list(ServerGroup.objects.filter(cluster__application=self).active().values_list("name", flat=True))
         if groups:
-            blockers.append(f"it still has {groups} server group{'s' if groups != 1 else ''}; destroy them first")
+            shown = ", ".join(groups[:5]) + (f" and {len(groups) - 5} more" if len(groups) > 5 else "")
+            plural = "s" if len(groups) != 1 else ""
+            blockers.append(f"it still has {len(groups)} server group{plural} ({shown}); destroy them first")
         balancers = self.load_balancers.count()
         if balancers:
             blockers.append(f"it still has {balancers} load balancer{'s' if balancers != 1 else ''}; delete them first")
@@ -109,6 +111,6 @@ def get_application_for_user(user: AnyUser, name: str, need: Need = "read") -> A
 
     application = Application.objects.prefetch_related("grants__group").filter(name=name).first()
     levels = application.levels_for(user) if application is not None else set()
-    require(levels, need, f"application {name!r}" if application is not None else "application")
+    require(levels, need, "application")
     assert application is not None
     return application

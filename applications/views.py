@@ -49,7 +49,7 @@ def application_create(request: HttpRequest) -> HttpResponse:
                 source=AuditSource.UI,
             )
         except ValidationError as exc:
-            form.add_error(None, exc)
+            form.add_error(None, exc.messages)
         else:
             messages.success(request, f"Application {application.name} created.")
             return redirect("applications:detail", name=application.name)
@@ -89,7 +89,7 @@ def application_edit(request: HttpRequest, name: str) -> HttpResponse:
                 source=AuditSource.UI,
             )
         except ValidationError as exc:
-            form.add_error(None, exc)
+            form.add_error(None, exc.messages)
         else:
             messages.success(request, f"Application {application.name} saved.")
             return redirect("applications:detail", name=application.name)

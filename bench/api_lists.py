@@ -67,7 +67,7 @@ def seed(count: int) -> Any:
     from applications.models import Application, ApplicationGrant
 
     groups = [Group.objects.create(name=f"team{i}") for i in range(3)]
-    user = User.objects.create_user("bench", password="unused-password-for-bench")  # noqa: S106
+    user = User.objects.create_user("bench", password="unused-password-for-bench")
     user.groups.add(groups[0])
     apps = Application.objects.bulk_create(
         Application(name=f"app{i}", owner_email=f"team{i % 3}@example.com", description=f"Application {i}")

@@ -13,6 +13,7 @@ import re
 from collections import Counter
 from pathlib import Path
 
+import yaml
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
@@ -36,6 +37,7 @@ ENV_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
 SECRET_PATTERNS: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"-----BEGIN [A-Z ]*(PRIVATE KEY|CERTIFICATE)-----"), "a PEM key or certificate"),
     (re.compile(r"\b(AKIA|ASIA)[0-9A-Z]{16}\b"), "an AWS access key id"),
+    (re.compile(r"^[A-Za-z0-9/+]{40}$"), "an AWS secret access key"),
     (re.compile(r"\bgh[pousr]_[A-Za-z0-9]{30,}\b"), "a GitHub token"),
     (re.compile(r"\bxox[abprs]-[A-Za-z0-9-]{10,}"), "a Slack token"),
     (re.compile(r"\beyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\."), "a JSON web token"),
@@ -57,8 +59,9 @@ def secret_kind(value: str) -> str | None:
     compact = value.strip()
     if "\n" in compact:
         return "multi-line text"
-    # A long run of random-looking characters with no path separators: a key, not a name.
-    if len(compact) >= 24 and "/" not in compact and _entropy_per_char(compact) > 4.0:
+    # A long run of random-looking characters that is not a path: a key, not a name.
+    looks_like_path = compact.startswith(("/", "~", "./"))
+    if len(compact) >= 24 and not looks_like_path and _entropy_per_char(compact) > 4.0:
         has_classes = sum(bool(re.search(p, compact)) for p in ("[a-z]", "[A-Z]", "[0-9]"))
         if has_classes == 3:
             return "a random-looking key"
@@ -95,7 +98,8 @@ def check_reference(provider: str, kind: str, ref: str) -> dict[str, str]:
 
 def _check_env(ref: str) -> str | None:
     if not ENV_NAME_RE.match(ref):
-        return f"{ref!r} is not an environment variable name (letters, digits and underscores)."
+        # Not echoed: a value that is not a name may be a secret the checks above missed.
+        return "This is not an environment variable name (letters, digits and underscores)."
     if ref not in os.environ:
         return f"The environment variable {ref} is not set in Spinweb's environment."
     return None
@@ -104,7 +108,7 @@ def _check_env(ref: str) -> str | None:
 def _check_file(ref: str) -> str | None:
     path = Path(ref).expanduser()
     if not path.is_absolute():
-        return f"{ref!r} must be an absolute path."
+        return "Give an absolute path (starting with / or ~)."
     if not path.is_file():
         return f"No file at {ref}."
     if not os.access(path, os.R_OK):
@@ -112,16 +116,23 @@ def _check_file(ref: str) -> str | None:
     return None
 
 
-def _check_context(ref: str) -> str | None:
-    from kubernetes.config import list_kube_config_contexts
-    from kubernetes.config.config_exception import ConfigException
+def kubeconfig_contexts(path: Path) -> set[str]:
+    """Context names in a kubeconfig, whatever its current-context says (as kubectl --context)."""
+    document = yaml.safe_load(path.read_text())
+    if not isinstance(document, dict) or not isinstance(document.get("contexts") or [], list):
+        raise ValueError("it is not a kubeconfig (no list of contexts)")
+    return {entry["name"] for entry in document.get("contexts") or [] if isinstance(entry, dict) and "name" in entry}
 
-    kubeconfig = str(Path(settings.SPINWEB_KUBECONFIG).expanduser())
+
+def _check_context(ref: str) -> str | None:
+    kubeconfig = Path(settings.SPINWEB_KUBECONFIG).expanduser()
     try:
-        contexts, _active = list_kube_config_contexts(config_file=kubeconfig)
-    except (ConfigException, OSError) as exc:
-        return f"The kubeconfig {kubeconfig} cannot be read ({exc})."
-    names = {context["name"] for context in contexts}
+        names = kubeconfig_contexts(kubeconfig)
+    except OSError as exc:
+        return f"The kubeconfig {kubeconfig} cannot be read ({exc.strerror or exc})."
+    except (yaml.YAMLError, ValueError) as exc:
+        reason = "it is not valid YAML" if isinstance(exc, yaml.YAMLError) else str(exc)
+        return f"The kubeconfig {kubeconfig} cannot be read: {reason}."
     if ref not in names:
         return f"The kubeconfig {kubeconfig} has no context named {ref!r}."
     return None

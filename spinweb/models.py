@@ -23,6 +23,7 @@ class AuditAction(models.TextChoices):
     JUDGE = "judge", "Judge"
     ROLLBACK = "rollback", "Rollback"
     TOKEN_CREATE = "token_create", "Create API token"
+    TOKEN_REVOKE = "token_revoke", "Revoke API token"
 
 
 class AuditSource(models.TextChoices):

@@ -83,11 +83,14 @@ def levels_of(user: AnyUser, grants: Iterable[Any]) -> set[str]:
 
 
 def require(levels: set[str], need: Need, what: str) -> None:
-    """Raise 404 when ``levels`` gives no READ, 403 when it lacks ``need``."""
+    """Raise 404 when ``levels`` gives no READ, 403 when it lacks ``need``.
+
+    The 404 reads the same whether the row exists or not, so names do not leak.
+    """
     if Access.READ.value not in levels:
         raise Http404(f"No {what} found.")
     if NEED_TO_ACCESS[need].value not in levels:
-        raise PermissionDenied(f"You need {NEED_TO_ACCESS[need].value} permission on {what} for this.")
+        raise PermissionDenied(f"You need {NEED_TO_ACCESS[need].value} permission on this {what}.")
 
 
 def resolve_groups(raw: object, levels: tuple[str, ...], field: str = "permissions") -> dict[str, list[Any]]:

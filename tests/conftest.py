@@ -33,6 +33,12 @@ def grant(application: Application, group: Group, *levels: str) -> None:
         ApplicationGrant.objects.create(application=application, group=group, level=level)
 
 
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings: Any) -> None:
+    """Every persona has a password; the production hasher would cost a quarter second each."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 @pytest.fixture
 def groups(db: None) -> dict[str, Group]:
     names = ["shop-devs", "shop-viewers", "blog-readers"]

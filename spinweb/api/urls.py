@@ -1,9 +1,8 @@
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
-from knox import views as knox_views
 from rest_framework.routers import DefaultRouter
 
-from spinweb.api.views import AuditEventViewSet, TokenCreateView
+from spinweb.api.views import AuditEventViewSet, TokenCreateView, TokenRevokeAllView, TokenRevokeView
 
 router = DefaultRouter()
 router.include_root_view = False
@@ -14,8 +13,8 @@ urlpatterns = [
     path("", include("clouds.api.urls")),
     path("", include(router.urls)),
     path("auth/token/", TokenCreateView.as_view(), name="token-create"),
-    path("auth/token/revoke/", knox_views.LogoutView.as_view(), name="token-revoke"),
-    path("auth/token/revoke-all/", knox_views.LogoutAllView.as_view(), name="token-revoke-all"),
+    path("auth/token/revoke/", TokenRevokeView.as_view(), name="token-revoke"),
+    path("auth/token/revoke-all/", TokenRevokeAllView.as_view(), name="token-revoke-all"),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
 ]

@@ -4,6 +4,7 @@ from typing import Any, cast
 
 import django_filters
 from django.db.models import QuerySet
+from knox import views as knox_views
 from knox.views import LoginView as KnoxLoginView
 from rest_framework import serializers, viewsets
 from rest_framework.authentication import BasicAuthentication, SessionAuthentication
@@ -60,19 +61,49 @@ class AuditEventViewSet(viewsets.ReadOnlyModelViewSet[AuditEvent]):
 
 
 class TokenCreateView(KnoxLoginView):
-    """Create an API token for the caller (HTTP Basic or a browser session). Only its hash is stored."""
+    """Create an API token for the caller (HTTP Basic or a browser session). Only its digest is stored."""
 
     authentication_classes = [BasicAuthentication, SessionAuthentication]
 
+    def get_post_response(self, request: Request, token: str, instance: Any) -> Response:
+        # The audited object is the user whose access changed; the token shows only its short key.
+        record(
+            request.user,
+            AuditAction.TOKEN_CREATE,
+            cast(Any, request.user),
+            source=AuditSource.API,
+            detail=f"API token {instance.token_key}… created, expires {instance.expiry.isoformat()}",
+        )
+        return cast(Response, super().get_post_response(request, token, instance))
+
+
+class TokenRevokeView(knox_views.LogoutView):
+    """Revoke the token this request authenticates with."""
+
     def post(self, request: Request, format: Any = None) -> Response:
+        key = getattr(request.auth, "token_key", "?")
         response = super().post(request, format=format)
-        token = request.user.auth_token_set.order_by("-created").first()  # type: ignore[union-attr]
-        if token is not None:
-            record(
-                request.user,
-                AuditAction.TOKEN_CREATE,
-                token,
-                source=AuditSource.API,
-                detail=f"token {token.token_key}… expires {token.expiry}",
-            )
+        record(
+            request.user,
+            AuditAction.TOKEN_REVOKE,
+            cast(Any, request.user),
+            source=AuditSource.API,
+            detail=f"API token {key}… revoked",
+        )
+        return cast(Response, response)
+
+
+class TokenRevokeAllView(knox_views.LogoutAllView):
+    """Revoke every token of the caller."""
+
+    def post(self, request: Request, format: Any = None) -> Response:
+        count = request.user.auth_token_set.count()  # type: ignore[union-attr]
+        response = super().post(request, format=format)
+        record(
+            request.user,
+            AuditAction.TOKEN_REVOKE,
+            cast(Any, request.user),
+            source=AuditSource.API,
+            detail=f"all {count} API tokens revoked",
+        )
         return cast(Response, response)

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from pytest_django import DjangoAssertNumQueries
 from django.contrib.auth.models import AnonymousUser, Group, User
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
+from pytest_django import DjangoAssertNumQueries
 
 from applications.models import Application, get_application_for_user
 from clouds.models import Cluster, ServerGroup, get_cluster_for_user, get_server_group_for_user

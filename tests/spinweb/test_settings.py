@@ -35,7 +35,10 @@ def run_manage(data_dir: Path, *args: str, **extra: str) -> subprocess.Completed
     )
 
 
-SHOW = "from django.conf import settings as s; import json; print(json.dumps({'debug': s.DEBUG, 'db': s.DATABASES['default']['ENGINE'], 'name': str(s.DATABASES['default']['NAME']), 'q': s.Q_CLUSTER}))"
+SHOW = (
+    "from django.conf import settings as s; import json; d = s.DATABASES['default']; "
+    "print(json.dumps({'debug': s.DEBUG, 'db': d['ENGINE'], 'name': str(d['NAME']), 'q': s.Q_CLUSTER}))"
+)
 
 
 def test_it_runs_on_embedded_defaults_with_no_environment(tmp_path: Path) -> None:
@@ -45,7 +48,8 @@ def test_it_runs_on_embedded_defaults_with_no_environment(tmp_path: Path) -> Non
     assert shown["debug"] is False
     assert shown["db"] == "django.db.backends.sqlite3"
     assert shown["name"] == str(tmp_path / "spinweb.sqlite3")
-    assert shown["q"]["orm"] == "default" and "redis" not in shown["q"]
+    assert shown["q"]["orm"] == "default"
+    assert "redis" not in shown["q"]
     key_file = tmp_path / "secret_key"
     assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
     first_key = key_file.read_text()
@@ -68,7 +72,8 @@ def test_it_switches_to_postgresql_and_redis_from_urls(tmp_path: Path) -> None:
     assert shown["debug"] is True
     assert shown["db"] == "django.db.backends.postgresql"
     assert shown["name"] == "spinweb"
-    assert shown["q"]["redis"] == "redis://127.0.0.1:6379/3" and "orm" not in shown["q"]
+    assert shown["q"]["redis"] == "redis://127.0.0.1:6379/3"
+    assert "orm" not in shown["q"]
 
 
 @pytest.mark.parametrize(
@@ -98,7 +103,8 @@ def test_it_says_when_the_data_folder_cannot_be_made(tmp_path: Path) -> None:
     blocker.write_text("not a folder")
     result = run_manage(blocker / "data", "check")
     assert result.returncode != 0
-    assert "SPINWEB_DATA_DIR" in result.stderr and "cannot be created" in result.stderr
+    assert "SPINWEB_DATA_DIR" in result.stderr
+    assert "cannot be created" in result.stderr
 
 
 def test_it_reads_lists_and_booleans(monkeypatch: pytest.MonkeyPatch) -> None:
