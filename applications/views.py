@@ -13,7 +13,7 @@ from applications.forms import ApplicationForm, ConfirmNameForm
 from applications.models import Application, get_application_for_user
 from clouds.models import Cluster
 from spinweb.models import AuditEvent, AuditSource
-from spinweb.permissions import Access
+from spinweb.permissions import Access, ordered
 
 
 @login_required
@@ -67,7 +67,7 @@ def application_detail(request: HttpRequest, name: str) -> HttpResponse:
     context = {
         "application": application,
         "can_write": Access.WRITE.value in levels,
-        "levels": sorted(levels),
+        "levels": ordered(levels),
         "clusters": clusters,
         "events": AuditEvent.objects.filter(application=application.name)[:10],
     }

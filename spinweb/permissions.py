@@ -82,6 +82,11 @@ def levels_of(user: AnyUser, grants: Iterable[Any]) -> set[str]:
     return levels
 
 
+def ordered(levels: set[str]) -> list[str]:
+    """Levels in Spinnaker's order: READ, WRITE, EXECUTE."""
+    return [level.value for level in Access if level.value in levels]
+
+
 def require(levels: set[str], need: Need, what: str) -> None:
     """Raise 404 when ``levels`` gives no READ, 403 when it lacks ``need``.
 

@@ -7,7 +7,7 @@ from rest_framework import serializers
 
 from applications.actions import LEVELS
 from applications.models import Application
-from spinweb.permissions import resolve_groups
+from spinweb.permissions import ordered, resolve_groups
 
 
 class ApplicationSerializer(serializers.ModelSerializer[Application]):
@@ -27,7 +27,7 @@ class ApplicationSerializer(serializers.ModelSerializer[Application]):
         extra_kwargs: dict[str, dict[str, Any]] = {"name": {"validators": []}}
 
     def get_access(self, application: Application) -> list[str]:
-        return sorted(application.levels_for(self.context["request"].user))
+        return ordered(application.levels_for(self.context["request"].user))
 
     def validate_name(self, value: str) -> str:
         if self.instance is not None:

@@ -56,7 +56,7 @@ def test_it_creates_an_application_with_its_permissions(admin: User, groups: dic
     assert body["email"] == "checkout@example.com"
     assert body["description"] == "Takes the money"
     assert body["permissions"] == {"READ": ["shop-viewers"], "WRITE": ["shop-devs"], "EXECUTE": ["shop-devs"]}
-    assert body["access"] == ["EXECUTE", "READ", "WRITE"]
+    assert body["access"] == ["READ", "WRITE", "EXECUTE"]
     application = Application.objects.get(name="checkout")
     assert application.owner_email == "checkout@example.com"
     assert application.created_by == admin

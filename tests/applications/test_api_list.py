@@ -69,7 +69,7 @@ def test_it_shows_each_application_as_spinnaker_does(developer: User, shop: Appl
         "WRITE": ["shop-devs"],
         "EXECUTE": ["shop-devs"],
     }
-    assert row["access"] == ["EXECUTE", "READ", "WRITE"]
+    assert row["access"] == ["READ", "WRITE", "EXECUTE"]
 
 
 def test_it_shows_a_viewer_only_read_access(viewer: User, shop: Application) -> None:

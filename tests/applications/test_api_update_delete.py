@@ -30,7 +30,7 @@ def test_it_lets_a_writer_change_the_description(developer: User, shop: Applicat
 
     assert response.status_code == 200, response.content
     assert response.json()["description"] == "The new shop"
-    assert response.json()["access"] == ["EXECUTE", "READ", "WRITE"]
+    assert response.json()["access"] == ["READ", "WRITE", "EXECUTE"]
     shop.refresh_from_db()
     assert shop.description == "The new shop"
 

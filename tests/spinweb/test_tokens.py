@@ -65,7 +65,7 @@ def test_it_authenticates_api_calls_with_the_token(developer: User, shop: Applic
 
     assert response.status_code == 200
     assert [row["name"] for row in response.json()["results"]] == ["shop"]
-    assert response.json()["results"][0]["access"] == ["EXECUTE", "READ", "WRITE"]
+    assert response.json()["results"][0]["access"] == ["READ", "WRITE", "EXECUTE"]
 
 
 def test_it_stores_only_a_digest_of_the_token(developer: User) -> None:
