@@ -115,3 +115,19 @@ def browser_as(user: User | None) -> Client:
     if user is not None:
         client.force_login(user)
     return client
+
+
+def fields_of(body: dict[str, Any]) -> list[str]:
+    """The field paths named in an API error answer."""
+    return [error["field"] for error in body["errors"]]
+
+
+def message_for(body: dict[str, Any], field: str) -> str:
+    messages = [error["message"] for error in body["errors"] if error["field"] == field]
+    assert messages, f"no error for {field!r} in {body}"
+    return messages[0]
+
+
+def assert_sentence(message: str) -> None:
+    assert message[:1].isupper(), message
+    assert message.endswith("."), message

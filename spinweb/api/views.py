@@ -77,19 +77,17 @@ class TokenCreateView(KnoxLoginView):
         return cast(Response, super().get_post_response(request, token, instance))
 
 
+def audit_revoke(request: Request, detail: str) -> None:
+    record(request.user, AuditAction.TOKEN_REVOKE, cast(Any, request.user), source=AuditSource.API, detail=detail)
+
+
 class TokenRevokeView(knox_views.LogoutView):
     """Revoke the token this request authenticates with."""
 
     def post(self, request: Request, format: Any = None) -> Response:
         key = getattr(request.auth, "token_key", "?")
         response = super().post(request, format=format)
-        record(
-            request.user,
-            AuditAction.TOKEN_REVOKE,
-            cast(Any, request.user),
-            source=AuditSource.API,
-            detail=f"API token {key}… revoked",
-        )
+        audit_revoke(request, f"API token {key}… revoked")
         return cast(Response, response)
 
 
@@ -99,11 +97,5 @@ class TokenRevokeAllView(knox_views.LogoutAllView):
     def post(self, request: Request, format: Any = None) -> Response:
         count = request.user.auth_token_set.count()  # type: ignore[union-attr]
         response = super().post(request, format=format)
-        record(
-            request.user,
-            AuditAction.TOKEN_REVOKE,
-            cast(Any, request.user),
-            source=AuditSource.API,
-            detail=f"all {count} API tokens revoked",
-        )
+        audit_revoke(request, f"all {count} API tokens revoked")
         return cast(Response, response)

@@ -9,7 +9,7 @@ from django.contrib.auth.models import Group, Permission, User
 
 from applications.models import Application, ApplicationGrant
 from spinweb.models import AuditEvent
-from tests.conftest import api_as, make_user
+from tests.conftest import api_as, assert_sentence, fields_of, make_user, message_for
 
 URL = "/api/v1/applications/"
 
@@ -23,21 +23,6 @@ def payload(**overrides: Any) -> dict[str, Any]:
     }
     data.update(overrides)
     return data
-
-
-def assert_sentence(message: str) -> None:
-    assert message[:1].isupper(), message
-    assert message.endswith("."), message
-
-
-def fields_of(body: dict[str, Any]) -> list[str]:
-    return [error["field"] for error in body["errors"]]
-
-
-def message_for(body: dict[str, Any], field: str) -> str:
-    messages = [error["message"] for error in body["errors"] if error["field"] == field]
-    assert messages, f"no error for {field!r} in {body}"
-    return messages[0]
 
 
 def assert_nothing_saved(before: int) -> None:

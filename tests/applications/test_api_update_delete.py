@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 from django.contrib.auth.models import User
 from django.utils import timezone
@@ -11,18 +9,9 @@ from django.utils import timezone
 from applications.models import Application, ApplicationGrant
 from clouds.models import Cluster, LoadBalancer, ServerGroup
 from spinweb.models import AuditEvent
-from tests.conftest import api_as
+from tests.conftest import api_as, assert_sentence, fields_of
 
 URL = "/api/v1/applications/shop/"
-
-
-def assert_sentence(message: str) -> None:
-    assert message[:1].isupper(), message
-    assert message.endswith("."), message
-
-
-def fields_of(body: dict[str, Any]) -> list[str]:
-    return [error["field"] for error in body["errors"]]
 
 
 def test_it_lets_a_writer_change_the_description(developer: User, shop: Application) -> None:

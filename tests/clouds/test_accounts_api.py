@@ -13,7 +13,7 @@ from pytest_django.fixtures import Settings
 from applications.models import Application
 from clouds.models import Account, AccountGrant, Cluster
 from spinweb.models import AuditEvent
-from tests.conftest import api_as, make_user
+from tests.conftest import api_as, assert_sentence, fields_of, make_user, message_for
 
 URL = "/api/v1/accounts/"
 SECRET_VALUE = "Zq8vN3kLpX2mW7rT5yB1cD4fG6hJ9sA0"  # what must never leave the environment variable
@@ -59,21 +59,6 @@ def payload(**overrides: Any) -> dict[str, Any]:
     }
     data.update(overrides)
     return data
-
-
-def assert_sentence(message: str) -> None:
-    assert message[:1].isupper(), message
-    assert message.endswith("."), message
-
-
-def fields_of(body: dict[str, Any]) -> list[str]:
-    return [error["field"] for error in body["errors"]]
-
-
-def message_for(body: dict[str, Any], field: str) -> str:
-    messages = [error["message"] for error in body["errors"] if error["field"] == field]
-    assert messages, f"no error for {field!r} in {body}"
-    return messages[0]
 
 
 def assert_nothing_saved() -> None:

@@ -9,6 +9,7 @@ from django.core.exceptions import ValidationError
 from pytest_django.fixtures import Settings
 
 from clouds.credentials import check_reference, raise_for_reference, secret_kind
+from tests.conftest import assert_sentence
 
 KUBECONFIG = """\
 apiVersion: v1
@@ -28,12 +29,6 @@ contexts:
     user: deployer
 current-context: prod-context
 """
-
-
-def assert_sentence(message: str) -> None:
-    assert message[:1].isupper() or message[:1] == "'", message
-    assert message.endswith("."), message
-
 
 # secret_kind
 

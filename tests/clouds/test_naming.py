@@ -21,12 +21,7 @@ from clouds.naming import (
     validate_detail,
     validate_stack,
 )
-
-
-def assert_sentence(message: str) -> None:
-    assert message[:1].isupper(), message
-    assert message.endswith("."), message
-
+from tests.conftest import assert_sentence
 
 # Application names
 
