@@ -110,3 +110,20 @@ def test_it_stops_web_server_and_worker_together(served: tuple[str, dict[str, st
         urllib.request.urlopen(f"{base}/healthz", timeout=2)
     with pytest.raises(ProcessLookupError):
         os.killpg(server.pid, 0)
+
+
+def children_of(pid: int) -> list[int]:
+    with open(f"/proc/{pid}/task/{pid}/children") as handle:
+        return [int(child) for child in handle.read().split()]
+
+
+def test_it_stops_everything_when_the_worker_dies(served: tuple[str, dict[str, str], subprocess.Popen[bytes]]) -> None:
+    base, _env, server = served
+    if not Path("/proc/self/task").exists():
+        pytest.skip("needs /proc to find the worker process")  # Linux-only inspection, not a component
+    workers = [pid for pid in children_of(server.pid) if b"qcluster" in Path(f"/proc/{pid}/cmdline").read_bytes()]
+    assert len(workers) == 1
+    os.kill(workers[0], signal.SIGKILL)
+    assert server.wait(timeout=30) != 0
+    with pytest.raises(urllib.error.URLError, match="refused"):
+        urllib.request.urlopen(f"{base}/healthz", timeout=2)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
@@ -10,6 +11,14 @@ from typing import Any
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+
+class StopServing(Exception):
+    """Raised by the SIGTERM handler to leave the wait for the children."""
+
+
+def _stop_on_signal(signum: int, frame: object) -> None:
+    raise StopServing
 
 
 class Command(BaseCommand):
@@ -38,15 +47,13 @@ class Command(BaseCommand):
             worker = [sys.executable, str(settings.BASE_DIR / "manage.py"), "qcluster"]
             children["worker"] = subprocess.Popen(worker)  # noqa: S603
         self.stdout.write(self.style.SUCCESS(f"Spinweb is at http://{host}:{port}/ (Ctrl-C stops it)"))
-        stopping: list[int] = []
-        signal.signal(signal.SIGTERM, lambda signum, frame: stopping.append(signum))
+        signal.signal(signal.SIGTERM, _stop_on_signal)
         try:
-            while not stopping:
-                for name, child in children.items():
-                    if child.poll() is not None:
-                        raise CommandError(f"The {name} exited with status {child.returncode}; stopping.")
-                time.sleep(0.5)  # a supervisor's poll interval, not a wait for a condition
-        except KeyboardInterrupt:
+            pid, status = os.wait()  # blocks until one of the children exits
+            name = next((name for name, child in children.items() if child.pid == pid), "child")
+            code = os.waitstatus_to_exitcode(status)
+            raise CommandError(f"The {name} exited with status {code}; stopping Spinweb.")
+        except (KeyboardInterrupt, StopServing):
             pass
         finally:
             self._stop(children)
