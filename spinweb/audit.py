@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any, cast
 
+from django.contrib.auth.models import AbstractUser, Group, Permission
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
 
@@ -15,9 +16,28 @@ if TYPE_CHECKING:
 
 
 def snapshot(instance: models.Model) -> dict[str, Any]:
-    """A JSON-safe picture of a row as the audit log keeps it."""
-    data = instance.audit_snapshot() if hasattr(instance, "audit_snapshot") else {}
+    """A JSON-safe picture of a row as the audit log keeps it (never a password or token)."""
+    if hasattr(instance, "audit_snapshot"):
+        data = instance.audit_snapshot()
+    elif isinstance(instance, Group):
+        data = {"name": instance.name, "permissions": _codenames(instance.permissions.all())}
+    elif isinstance(instance, AbstractUser):
+        data = {
+            "username": instance.username,
+            "email": instance.email,
+            "is_active": instance.is_active,
+            "is_staff": instance.is_staff,
+            "is_superuser": instance.is_superuser,
+            "groups": sorted(instance.groups.values_list("name", flat=True)),
+            "permissions": _codenames(instance.user_permissions.all()),
+        }
+    else:
+        data = {}
     return dict(json.loads(json.dumps(data, cls=DjangoJSONEncoder)))
+
+
+def _codenames(permissions: models.QuerySet[Permission]) -> list[str]:
+    return sorted(f"{app}.{code}" for app, code in permissions.values_list("content_type__app_label", "codename"))
 
 
 def application_of(instance: models.Model) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from django.contrib.auth.models import Group, User
@@ -209,3 +210,25 @@ def test_it_audits_an_account_change_made_in_the_admin(admin: User, local_accoun
     event = AuditEvent.objects.get()
     assert (event.action, event.source, event.object_type) == ("update", "admin", "clouds.account")
     assert event.changed_fields == ["description"]
+
+
+def test_it_audits_group_changes_made_in_the_admin(admin: User, groups: dict[str, Group]) -> None:
+    client = browser_as(admin)
+    group = groups["shop-viewers"]
+    response = client.post(f"/admin/auth/group/{group.pk}/change/", {"name": "shop-readers", "permissions": []})
+    assert response.status_code == 302
+    event = AuditEvent.objects.get(object_type="auth.group", action="update")
+    assert event.before == {"name": "shop-viewers", "permissions": []}
+    assert event.after == {"name": "shop-readers", "permissions": []}
+    assert event.source == "admin"
+
+
+def test_it_audits_user_changes_without_the_password(admin: User, viewer: User) -> None:
+    client = browser_as(admin)
+    response = client.post(f"/admin/auth/user/{viewer.pk}/delete/", {"post": "yes"})
+    assert response.status_code == 302
+    event = AuditEvent.objects.get(object_type="auth.user", action="delete")
+    assert event.before is not None
+    assert event.before["username"] == "viewer"
+    assert event.before["groups"] == ["shop-viewers"]
+    assert viewer.password not in json.dumps(event.before)
