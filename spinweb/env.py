@@ -8,6 +8,7 @@ so a bad value stops the process at start instead of misbehaving later.
 from __future__ import annotations
 
 import os
+import re
 import secrets
 import zoneinfo
 from pathlib import Path
@@ -142,10 +143,12 @@ def redis_url() -> str:
     return raw
 
 
-def q_cluster(redis: str, workers: int, timeout: int) -> dict[str, Any]:
+def q_cluster(redis: str, workers: int, timeout: int, name: str = "spinweb") -> dict[str, Any]:
     """django-q2 settings: the ORM broker by default, Redis when REDIS_URL is set."""
+    if not re.fullmatch(r"[A-Za-z0-9_.-]{1,64}", name):
+        raise ImproperlyConfigured(f"SPINWEB_QUEUE_NAME may hold letters, digits, '.', '_' and '-' only, not {name!r}.")
     config: dict[str, Any] = {
-        "name": "spinweb",
+        "name": name,
         "workers": workers,
         "timeout": timeout,
         "retry": timeout + 30,

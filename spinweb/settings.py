@@ -144,6 +144,7 @@ Q_CLUSTER = env.q_cluster(
     REDIS_URL,
     workers=env.env_int("SPINWEB_WORKERS", 2, minimum=1, maximum=256),
     timeout=env.env_int("SPINWEB_TASK_TIMEOUT", 600, minimum=10, maximum=86_400),
+    name=env.env_str("SPINWEB_QUEUE_NAME", "spinweb"),
 )
 
 # Where kubeconfig-context credential references are looked up.

@@ -89,6 +89,7 @@ def test_it_switches_to_postgresql_and_redis_from_urls(tmp_path: Path) -> None:
         ("SPINWEB_TIME_ZONE", "Mars/Olympus", "SPINWEB_TIME_ZONE must be an IANA time zone"),
         ("SPINWEB_SECRET_KEY", "short", "SPINWEB_SECRET_KEY must be at least 32 characters"),
         ("SPINWEB_LOG_LEVEL", "chatty", "SPINWEB_LOG_LEVEL must be one of DEBUG, INFO"),
+        ("SPINWEB_QUEUE_NAME", "my queue", "SPINWEB_QUEUE_NAME may hold letters, digits"),
     ],
 )
 def test_it_refuses_to_start_on_a_bad_value(tmp_path: Path, variable: str, value: str, sentence: str) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -42,10 +43,12 @@ class Command(BaseCommand):
             f"--threads={threads}",
             "spinweb.wsgi:application",
         ]
-        children = {"web server": subprocess.Popen(web)}  # noqa: S603 (our own interpreter, fixed arguments)
+        # Each child leads its own process group, so whatever it forked can be stopped with it,
+        # even when the child itself died without stopping its own children.
+        children = {"web server": subprocess.Popen(web, start_new_session=True)}  # noqa: S603 (fixed arguments)
         if not no_worker:
             worker = [sys.executable, str(settings.BASE_DIR / "manage.py"), "qcluster"]
-            children["worker"] = subprocess.Popen(worker)  # noqa: S603
+            children["worker"] = subprocess.Popen(worker, start_new_session=True)  # noqa: S603
         self.stdout.write(self.style.SUCCESS(f"Spinweb is at http://{host}:{port}/ (Ctrl-C stops it)"))
         signal.signal(signal.SIGTERM, _stop_on_signal)
         try:
@@ -64,7 +67,8 @@ class Command(BaseCommand):
                 child.terminate()
         deadline = time.monotonic() + 15
         for child in children.values():
-            try:
+            with contextlib.suppress(subprocess.TimeoutExpired):
                 child.wait(timeout=max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                child.kill()
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(child.pid, signal.SIGKILL)  # leftovers: orphans of a child that died
+            child.wait()
