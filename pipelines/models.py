@@ -1,1 +1,214 @@
-"""Models of the pipelines app arrive with their issue; see ../docs/architecture.md."""
+"""Pipelines (Spinnaker pipeline JSON, versioned) and their executions (Orca's model)."""
+
+from __future__ import annotations
+
+import uuid
+from typing import TYPE_CHECKING, Any
+
+from django.conf import settings
+from django.db import models
+
+from applications.models import Application
+from pipelines.statuses import ACTIVE, Status
+from spinweb.permissions import Need, require
+
+if TYPE_CHECKING:
+    from spinweb.permissions import AnyUser
+
+
+class PipelineQuerySet(models.QuerySet["Pipeline"]):
+    def visible_to(self, user: AnyUser) -> PipelineQuerySet:
+        return self.filter(application__in=Application.objects.visible_to(user).values("pk"))
+
+
+class Pipeline(models.Model):
+    """A pipeline definition: Spinnaker's pipeline JSON, kept whole (unknown keys included)."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    application = models.ForeignKey(Application, on_delete=models.CASCADE, related_name="pipelines")
+    name = models.CharField(max_length=255)
+    config = models.JSONField(help_text="The pipeline JSON as saved (stages, triggers, parameterConfig…).")
+    version = models.PositiveIntegerField(default=1)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    updated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    objects = PipelineQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["application__name", "name"]
+        constraints = [models.UniqueConstraint(fields=["application", "name"], name="unique_pipeline_name")]
+
+    def __str__(self) -> str:
+        return f"{self.application.name}/{self.name}"
+
+    @property
+    def document(self) -> dict[str, Any]:
+        """The pipeline JSON as Spinnaker shows it, with its id, application and name."""
+        return {**self.config, "id": str(self.id), "application": self.application.name, "name": self.name}
+
+    def audit_snapshot(self) -> dict[str, Any]:
+        return {"name": self.name, "version": self.version, "config": self.config}
+
+
+class PipelineVersion(models.Model):
+    """One saved version of a pipeline, kept on every save so it can be diffed and restored."""
+
+    pipeline = models.ForeignKey(Pipeline, on_delete=models.CASCADE, related_name="versions")
+    version = models.PositiveIntegerField()
+    config = models.JSONField()
+    saved_at = models.DateTimeField(auto_now_add=True)
+    saved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["pipeline", "-version"]
+        constraints = [models.UniqueConstraint(fields=["pipeline", "version"], name="unique_pipeline_version")]
+
+    def __str__(self) -> str:
+        return f"{self.pipeline} v{self.version}"
+
+
+class ExecutionQuerySet(models.QuerySet["Execution"]):
+    def visible_to(self, user: AnyUser) -> ExecutionQuerySet:
+        return self.filter(application__in=Application.objects.visible_to(user).values("pk"))
+
+    def active(self) -> ExecutionQuerySet:
+        return self.filter(status__in=ACTIVE)
+
+
+class Execution(models.Model):
+    """One run of a pipeline. Its status changes only through ``pipelines.engine``."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    application = models.ForeignKey(Application, on_delete=models.CASCADE, related_name="executions")
+    pipeline = models.ForeignKey(Pipeline, null=True, blank=True, on_delete=models.SET_NULL, related_name="executions")
+    name = models.CharField(max_length=255)
+    config = models.JSONField(help_text="The pipeline JSON as it was when this run started.")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.NOT_STARTED, db_index=True)
+    trigger = models.JSONField(default=dict, help_text="type, user, parameters, and what the trigger carried.")
+    started_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    canceled = models.BooleanField(default=False)
+    canceled_by = models.CharField(max_length=150, blank=True)
+    cancellation_reason = models.TextField(blank=True)
+    paused_by = models.CharField(max_length=150, blank=True)
+    paused_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    ended_at = models.DateTimeField(null=True, blank=True)
+
+    objects = ExecutionQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["pipeline", "status"])]
+
+    def __str__(self) -> str:
+        return f"{self.name} {self.id}"
+
+    @property
+    def parameters(self) -> dict[str, Any]:
+        return dict(self.trigger.get("parameters") or {})
+
+
+class StageExecution(models.Model):
+    """A stage of an execution; synthetic stages (before/after/on-failure) point at their parent."""
+
+    class Owner(models.TextChoices):
+        NONE = "", "Top-level"
+        BEFORE = "STAGE_BEFORE", "Before its parent"
+        AFTER = "STAGE_AFTER", "After its parent"
+        FAILURE = "ON_FAILURE", "On its parent's failure"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    execution = models.ForeignKey(Execution, on_delete=models.CASCADE, related_name="stages")
+    parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.CASCADE, related_name="children")
+    synthetic_owner = models.CharField(max_length=16, choices=Owner.choices, blank=True, default=Owner.NONE)
+    ref_id = models.CharField(max_length=64)
+    requisite_ref_ids = models.JSONField(default=list)
+    type = models.CharField(max_length=64)
+    name = models.CharField(max_length=255)
+    position = models.PositiveIntegerField(default=0)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.NOT_STARTED, db_index=True)
+    config = models.JSONField(default=dict, help_text="The stage as written in the pipeline.")
+    context = models.JSONField(default=dict, help_text="The stage after expression evaluation, plus task updates.")
+    outputs = models.JSONField(default=dict)
+    expression_failures = models.JSONField(default=list)
+    failure_message = models.TextField(blank=True)
+    restart_details = models.JSONField(null=True, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    ended_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["execution", "position"]
+        constraints = [models.UniqueConstraint(fields=["execution", "ref_id"], name="unique_stage_ref_id")]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.type})"
+
+    @property
+    def is_synthetic(self) -> bool:
+        return self.parent_id is not None
+
+
+class TaskExecution(models.Model):
+    """One task of a stage. Workers claim it with a lease; a wait is a ``next_run_at`` in the future.
+
+    ``id`` doubles as the idempotency key handed to the task, so a re-run after a crash finds
+    what the first run did instead of doing it twice.
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    stage = models.ForeignKey(StageExecution, on_delete=models.CASCADE, related_name="tasks")
+    name = models.CharField(max_length=64, help_text="The task type, from the task registry.")
+    position = models.PositiveSmallIntegerField(default=0)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.NOT_STARTED)
+    next_run_at = models.DateTimeField(null=True, blank=True, help_text="When a worker should run it next.")
+    enqueued_at = models.DateTimeField(null=True, blank=True)
+    parked = models.BooleanField(default=False, help_text="Held while its execution is paused.")
+    lease_owner = models.CharField(max_length=64, blank=True)
+    lease_expires_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveIntegerField(default=0, help_text="Runs started, including retries and re-runs.")
+    failures = models.PositiveIntegerField(default=0, help_text="Consecutive transient failures.")
+    message = models.TextField(blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    ended_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["stage", "position"]
+        indexes = [models.Index(fields=["status", "next_run_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.name} of {self.stage_id}"
+
+    @property
+    def idempotency_key(self) -> str:
+        return str(self.id)
+
+
+def get_pipeline_for_user(user: AnyUser, pk: Any, need: Need = "read") -> Pipeline:
+    """The pipeline if ``user`` holds ``need`` on its application; 404 if unseen, 403 if only seen."""
+    pipeline = Pipeline.objects.select_related("application").filter(pk=pk).first() if is_uuid(pk) else None
+    require(pipeline.application.levels_for(user) if pipeline else set(), need, "pipeline")
+    assert pipeline is not None
+    return pipeline
+
+
+def get_execution_for_user(user: AnyUser, pk: Any, need: Need = "read") -> Execution:
+    execution = Execution.objects.select_related("application").filter(pk=pk).first() if is_uuid(pk) else None
+    require(execution.application.levels_for(user) if execution else set(), need, "execution")
+    assert execution is not None
+    return execution
+
+
+def is_uuid(value: Any) -> bool:
+    try:
+        uuid.UUID(str(value))
+    except ValueError:
+        return False
+    return True

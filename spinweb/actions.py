@@ -20,7 +20,11 @@ if TYPE_CHECKING:
 M = TypeVar("M", bound=models.Model)
 
 
-class InUse(ValidationError):
+class Conflict(ValidationError):
+    """A request that the object's current state does not allow (answered 409)."""
+
+
+class InUse(Conflict):
     """A delete refused because other things still depend on the row."""
 
 

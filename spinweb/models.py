@@ -22,6 +22,10 @@ class AuditAction(models.TextChoices):
     CANCEL = "cancel", "Cancel"
     JUDGE = "judge", "Judge"
     ROLLBACK = "rollback", "Rollback"
+    PAUSE = "pause", "Pause"
+    RESUME = "resume", "Resume"
+    SKIP = "skip", "Skip"
+    RESTART = "restart", "Restart"
     TOKEN_CREATE = "token_create", "Create API token"
     TOKEN_REVOKE = "token_revoke", "Revoke API token"
 

@@ -147,6 +147,15 @@ Q_CLUSTER = env.q_cluster(
     name=env.env_str("SPINWEB_QUEUE_NAME", "spinweb"),
 )
 
+# Pipeline engine: how long a worker's claim on a task lasts (a killed worker's task is taken
+# over after this), how often each worker looks for due or orphaned tasks, and extra modules
+# that register stage types (tests use this for a side-effect-counting stage).
+SPINWEB_TASK_LEASE_SECONDS = env.env_int("SPINWEB_TASK_LEASE_SECONDS", 30, minimum=2, maximum=3600)
+SPINWEB_SWEEP_SECONDS = env.env_int("SPINWEB_SWEEP_SECONDS", 1, minimum=1, maximum=60)
+SPINWEB_EXTRA_STAGE_MODULES = env.env_list("SPINWEB_EXTRA_STAGE_MODULES", [])
+# "queue" hands tasks to django-q2 workers; "none" leaves them for the caller (engine tests).
+SPINWEB_ENGINE_DISPATCH = "queue"
+
 # Where kubeconfig-context credential references are looked up.
 SPINWEB_KUBECONFIG = env.env_str("SPINWEB_KUBECONFIG", env.env_str("KUBECONFIG", "~/.kube/config"))
 

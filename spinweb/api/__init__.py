@@ -12,7 +12,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from spinweb.actions import InUse
+from spinweb.actions import Conflict
 from spinweb.permissions import Need
 
 
@@ -45,7 +45,7 @@ def _join(path: str, key: Any) -> str:
 
 
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
-    if isinstance(exc, InUse):
+    if isinstance(exc, Conflict):
         return Response({"detail": exc.messages[0]}, status=status.HTTP_409_CONFLICT)
     if isinstance(exc, ProtectedError):
         return Response({"detail": "It is still in use and cannot be deleted."}, status=status.HTTP_409_CONFLICT)

@@ -1,0 +1,100 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest
+
+from pipelines import actions
+from pipelines.models import Execution, Pipeline, PipelineVersion, StageExecution
+from spinweb.admin import AuditedAdmin
+from spinweb.models import AuditSource
+
+
+class ReadOnlyInline(admin.TabularInline[Any, Any]):
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+class VersionInline(ReadOnlyInline):
+    model = PipelineVersion
+    fields = ["version", "saved_at", "saved_by"]
+
+
+@admin.register(Pipeline)
+class PipelineAdmin(AuditedAdmin):
+    """Pipelines are edited as JSON through the API, the CLI or pipelines as code; here they are read."""
+
+    list_display = ["name", "application", "version", "updated_at", "updated_by"]
+    list_filter = ["application"]
+    search_fields = ["name", "application__name"]
+    list_select_related = ["application", "updated_by"]
+    readonly_fields = ["id", "application", "name", "config", "version", "created_at", "updated_at", "updated_by"]
+    inlines = [VersionInline]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(PipelineVersion)
+class PipelineVersionAdmin(admin.ModelAdmin[PipelineVersion]):
+    list_display = ["pipeline", "version", "saved_at", "saved_by"]
+    actions = ["restore"]
+
+    @admin.action(description="Restore the selected version (saved as a new version)")
+    def restore(self, request: HttpRequest, queryset: QuerySet[PipelineVersion]) -> None:
+        if queryset.count() != 1:
+            self.message_user(request, "Select exactly one version to restore.", messages.ERROR)
+            return
+        row = queryset.select_related("pipeline__application").get()
+        pipeline = actions.restore_version(request.user, row.pipeline, row.version, source=AuditSource.ADMIN)
+        self.message_user(request, f"{pipeline} is now version {pipeline.version}, a copy of version {row.version}.")
+
+    list_filter = ["pipeline__application"]
+    search_fields = ["pipeline__name"]
+    readonly_fields = ["pipeline", "version", "config", "saved_at", "saved_by"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+class StageInline(ReadOnlyInline):
+    model = StageExecution
+    fields = ["ref_id", "name", "type", "status", "parent", "started_at", "ended_at", "failure_message"]
+
+
+@admin.register(Execution)
+class ExecutionAdmin(admin.ModelAdmin[Execution]):
+    """Executions are read-only here: operator actions go through the UI, the API or the CLI."""
+
+    list_display = ["id", "name", "application", "status", "created_at", "started_at", "ended_at"]
+    list_filter = ["status", "application", "created_at"]
+    search_fields = ["id", "name", "application__name"]
+    list_select_related = ["application"]
+    readonly_fields = [f.name for f in Execution._meta.concrete_fields]
+    inlines = [StageInline]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
