@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 import socket
 import uuid
 from datetime import datetime, timedelta
@@ -25,7 +26,7 @@ from django.db.models import F, Q
 
 from pipelines.engine import clock
 from pipelines.engine.context import evaluate_stage
-from pipelines.engine.dispatch import enqueue_after_commit
+from pipelines.engine.dispatch import collecting, enqueue, enqueue_after_commit
 from pipelines.engine.types import TASKS, SyntheticStage, TaskContext, TaskResult, TransientError, stage_type
 from pipelines.models import Execution, StageExecution, TaskExecution
 from pipelines.statuses import ACTIVE, COMPLETED, HALTED, PASSABLE, Status, derive_stage_status, failure_status, swap
@@ -319,7 +320,28 @@ def _after_execution(execution: Execution) -> None:
 # Running tasks ----------------------------------------------------------------------------
 
 
+# How long one worker keeps running tasks its own results made due before leaving the rest
+# to the queue, so one busy execution cannot hold a worker for long.
+CONTINUE_FOR_SECONDS = 2.0
+
+
 def run_task(task_id: str) -> None:
+    """Run a due task, then keep going with tasks its result made due (the rest go to the queue)."""
+    deadline = time.monotonic() + CONTINUE_FOR_SECONDS
+    next_ids = [task_id]
+    while next_ids:
+        current, rest = next_ids[0], next_ids[1:]
+        with collecting() as made_due:
+            run_one_task(current)
+        next_ids = made_due + rest
+        if time.monotonic() > deadline or settings.SPINWEB_ENGINE_DISPATCH == "none":
+            enqueue(next_ids)
+            return
+        enqueue(next_ids[1:])
+        next_ids = next_ids[:1]
+
+
+def run_one_task(task_id: str) -> None:
     """Run one due task once. Safe to call for any id at any time: claims decide who runs it."""
     owner, now = worker_id(), clock.now()
     claimable = Q(lease_expires_at__isnull=True) | Q(lease_expires_at__lt=now)
@@ -429,10 +451,10 @@ def _record(task_id: Any, owner: str, result: TaskResult | None) -> None:
 def sweep(limit: int = 500) -> int:
     """Queue due tasks nobody holds: woken waits, and tasks of workers that died (lease expired).
 
-    A task already queued is queued again only after 10 s, in case its message was lost.
+    A task already queued is queued again only after a lease period, in case its message was lost.
     """
     now = clock.now()
-    stale = now - timedelta(seconds=10)
+    stale = now - max(_lease(), timedelta(seconds=10))
     due = (
         TaskExecution.objects.filter(
             status__in=[Status.NOT_STARTED, Status.RUNNING], next_run_at__lte=now, parked=False
@@ -448,10 +470,7 @@ def sweep(limit: int = 500) -> int:
             enqueued_at=now
         )
     ]
-    if queued and settings.SPINWEB_ENGINE_DISPATCH != "none":
-        from pipelines.engine.dispatch import _enqueue
-
-        _enqueue([str(pk) for pk in queued])
+    enqueue([str(pk) for pk in queued])
     return len(queued)
 
 
@@ -471,7 +490,7 @@ def run_due_tasks(max_rounds: int = 1000) -> int:
         if not due:
             return ran
         for pk in due:
-            run_task(str(pk))
+            run_one_task(str(pk))
             ran += 1
     return ran
 

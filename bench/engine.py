@@ -1,0 +1,172 @@
+"""Pipeline engine throughput and hand-off latency with real workers. Prints figures; not a test.
+
+Makes a fresh PostgreSQL database (DATABASE_URL's server, default 127.0.0.1:5432), starts
+``manage.py serve`` (web server + one qcluster), saves a K-stage DAG of no-op stages (``wait``
+0 s: one task each) with parallel branches and joins, starts N executions at once and waits for
+all of them. Then prints:
+
+- stage completions per second (all stages of all runs, first start to last end);
+- hand-off latency from an upstream stage's completion to its downstream stage's start, and to
+  the downstream's first task actually running on a worker (median and p99);
+- executions in flight (most RUNNING at once) and how many ended SUCCEEDED;
+- peak resident memory of the web server and workers together.
+
+    .venv/bin/python bench/engine.py [--executions 1000] [--workers 2] [--broker orm|redis]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+# 1 -> (2, 3, 4) -> 5 -> (6, 7) -> 8: two fan-outs and two joins.
+DAG = {"1": [], "2": ["1"], "3": ["1"], "4": ["1"], "5": ["2", "3", "4"], "6": ["5"], "7": ["5"], "8": ["6", "7"]}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--executions", type=int, default=1000)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--broker", choices=["orm", "redis"], default="redis")
+    parser.add_argument("--timeout", type=float, default=900)
+    args = parser.parse_args()
+
+    import psycopg
+
+    server = os.environ.get("BENCH_POSTGRES", "postgres://postgres@127.0.0.1:5432")
+    name = f"spinweb_bench_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(f"{server}/postgres", autocommit=True) as connection:
+        connection.execute(f'CREATE DATABASE "{name}"')
+    data = tempfile.mkdtemp(prefix="spinweb-bench-")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_URL", "REDIS_URL", "SPINWEB_"))}
+    env.update({"DATABASE_URL": f"{server}/{name}", "SPINWEB_DATA_DIR": data, "SPINWEB_WORKERS": str(args.workers),
+                "SPINWEB_QUEUE_NAME": name, "SPINWEB_LOG_LEVEL": "WARNING"})
+    if args.broker == "redis":
+        env["REDIS_URL"] = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/13")
+    os.environ.update(env)
+    serve = None
+    try:
+        subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], cwd=ROOT, env=env, check=True)
+        serve = subprocess.Popen(  # noqa: S603
+            [sys.executable, "manage.py", "serve", "--port", str(free_port())], cwd=ROOT, env=env,
+            start_new_session=True, stdout=subprocess.DEVNULL,
+        )
+        run(args, serve)
+    finally:
+        if serve is not None:
+            serve.send_signal(signal.SIGTERM)
+            serve.wait(timeout=60)
+        from django.db import connections
+
+        connections.close_all()
+        with psycopg.connect(f"{server}/postgres", autocommit=True) as connection:
+            connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def run(args: argparse.Namespace, serve: subprocess.Popen[bytes]) -> None:
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "spinweb.settings")
+    import django
+
+    django.setup()
+    from applications.models import Application
+    from pipelines import actions
+    from pipelines.models import Execution, StageExecution, TaskExecution
+
+    Application.objects.create(name="bench", owner_email="bench@example.com")
+    stages = [{"refId": ref, "type": "wait", "name": f"Stage {ref}", "waitTime": 0, "requisiteStageRefIds": reqs}
+              for ref, reqs in DAG.items()]
+    pipeline = actions.save_pipeline(None, {"application": "bench", "name": "dag", "limitConcurrent": False,
+                                            "stages": stages}, source="cli")
+    started = time.monotonic()
+    for _ in range(args.executions):
+        actions.start_execution(None, pipeline, source="cli")
+    print(f"started {args.executions} executions of {len(DAG)} stages in {time.monotonic() - started:.1f} s "
+          f"({args.workers} workers, {args.broker} broker, PostgreSQL)")
+    peak_running, peak_rss = 0, 0
+    deadline = time.monotonic() + args.timeout
+    while time.monotonic() < deadline:
+        running = Execution.objects.filter(status="RUNNING").count()
+        peak_running = max(peak_running, running)
+        peak_rss = max(peak_rss, tree_rss(serve.pid))
+        if not Execution.objects.filter(status__in=["RUNNING", "NOT_STARTED", "BUFFERED"]).exists():
+            break
+        time.sleep(0.5)  # sampling interval of the benchmark's own monitor
+    report(Execution, StageExecution, TaskExecution, peak_running, peak_rss)
+
+
+def report(Execution: Any, StageExecution: Any, TaskExecution: Any, peak_running: int, peak_rss: int) -> None:
+    rows = list(StageExecution.objects.values_list("execution_id", "ref_id", "started_at", "ended_at"))
+    first_task = {
+        (e, r): t for e, r, t in TaskExecution.objects.values_list("stage__execution_id", "stage__ref_id", "started_at")
+    }
+    by_key = {(e, r): (s, f) for e, r, s, f in rows}
+    to_stage, to_task = [], []
+    for (execution, ref), (start, _end) in by_key.items():
+        upstream = [by_key[(execution, req)][1] for req in DAG[ref]]
+        if not upstream or any(u is None for u in upstream) or start is None:
+            continue
+        ready = max(upstream)
+        to_stage.append((start - ready).total_seconds() * 1000)
+        if first_task.get((execution, ref)):
+            to_task.append((first_task[(execution, ref)] - ready).total_seconds() * 1000)
+    starts = [s for _, _, s, _ in rows if s]
+    ends = [f for _, _, _, f in rows if f]
+    span = (max(ends) - min(starts)).total_seconds() if starts and ends else float("nan")
+    done = Execution.objects.filter(status="SUCCEEDED").count()
+    print(f"stage completions/s      {len(ends) / span:8.1f}   ({len(ends)} stages in {span:.1f} s)")
+    print(f"hand-off to stage start  median {pct(to_stage, 50):7.1f} ms   p99 {pct(to_stage, 99):7.1f} ms")
+    print(f"hand-off to task running median {pct(to_task, 50):7.1f} ms   p99 {pct(to_task, 99):7.1f} ms")
+    print(f"executions in flight     {peak_running} at most; {done} of {Execution.objects.count()} SUCCEEDED")
+    print(f"peak RSS web + workers   {peak_rss / 1024 / 1024:8.1f} MB")
+
+
+def pct(values: list[float], percentile: int) -> float:
+    if not values:
+        return float("nan")
+    if percentile == 50:
+        return statistics.median(values)
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(len(ordered) * percentile / 100))]
+
+
+def tree_rss(root: int) -> int:
+    """Resident bytes of a process and all its descendants."""
+    children: dict[int, list[int]] = {}
+    rss: dict[int, int] = {}
+    for status in Path("/proc").glob("[0-9]*/status"):
+        try:
+            fields = dict(line.split(":", 1) for line in status.read_text().splitlines() if ":" in line)
+        except OSError:
+            continue
+        pid, ppid = int(status.parent.name), int(fields["PPid"])
+        children.setdefault(ppid, []).append(pid)
+        rss[pid] = int(fields.get("VmRSS", "0 kB").split()[0]) * 1024
+    total, frontier = 0, [root]
+    while frontier:
+        pid = frontier.pop()
+        total += rss.get(pid, 0)
+        frontier.extend(children.get(pid, []))
+    return total
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+if __name__ == "__main__":
+    main()
