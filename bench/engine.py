@@ -52,8 +52,15 @@ def main() -> None:
         connection.execute(f'CREATE DATABASE "{name}"')
     data = tempfile.mkdtemp(prefix="spinweb-bench-")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_URL", "REDIS_URL", "SPINWEB_"))}
-    env.update({"DATABASE_URL": f"{server}/{name}", "SPINWEB_DATA_DIR": data, "SPINWEB_WORKERS": str(args.workers),
-                "SPINWEB_QUEUE_NAME": name, "SPINWEB_LOG_LEVEL": "WARNING"})
+    env.update(
+        {
+            "DATABASE_URL": f"{server}/{name}",
+            "SPINWEB_DATA_DIR": data,
+            "SPINWEB_WORKERS": str(args.workers),
+            "SPINWEB_QUEUE_NAME": name,
+            "SPINWEB_LOG_LEVEL": "WARNING",
+        }
+    )
     if args.broker == "redis":
         env["REDIS_URL"] = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/13")
     os.environ.update(env)
@@ -61,8 +68,11 @@ def main() -> None:
     try:
         subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], cwd=ROOT, env=env, check=True)
         serve = subprocess.Popen(  # noqa: S603
-            [sys.executable, "manage.py", "serve", "--port", str(free_port())], cwd=ROOT, env=env,
-            start_new_session=True, stdout=subprocess.DEVNULL,
+            [sys.executable, "manage.py", "serve", "--port", str(free_port())],
+            cwd=ROOT,
+            env=env,
+            start_new_session=True,
+            stdout=subprocess.DEVNULL,
         )
         run(args, serve)
     finally:
@@ -86,15 +96,20 @@ def run(args: argparse.Namespace, serve: subprocess.Popen[bytes]) -> None:
     from pipelines.models import Execution, StageExecution, TaskExecution
 
     Application.objects.create(name="bench", owner_email="bench@example.com")
-    stages = [{"refId": ref, "type": "wait", "name": f"Stage {ref}", "waitTime": 0, "requisiteStageRefIds": reqs}
-              for ref, reqs in DAG.items()]
-    pipeline = actions.save_pipeline(None, {"application": "bench", "name": "dag", "limitConcurrent": False,
-                                            "stages": stages}, source="cli")
+    stages = [
+        {"refId": ref, "type": "wait", "name": f"Stage {ref}", "waitTime": 0, "requisiteStageRefIds": reqs}
+        for ref, reqs in DAG.items()
+    ]
+    pipeline = actions.save_pipeline(
+        None, {"application": "bench", "name": "dag", "limitConcurrent": False, "stages": stages}, source="cli"
+    )
     started = time.monotonic()
     for _ in range(args.executions):
         actions.start_execution(None, pipeline, source="cli")
-    print(f"started {args.executions} executions of {len(DAG)} stages in {time.monotonic() - started:.1f} s "
-          f"({args.workers} workers, {args.broker} broker, PostgreSQL)")
+    print(
+        f"started {args.executions} executions of {len(DAG)} stages in {time.monotonic() - started:.1f} s "
+        f"({args.workers} workers, {args.broker} broker, PostgreSQL)"
+    )
     peak_running, peak_rss = 0, 0
     deadline = time.monotonic() + args.timeout
     while time.monotonic() < deadline:

@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import logging
 import os
-import time
 import socket
+import time
 import uuid
 from datetime import datetime, timedelta
 from typing import Any
