@@ -39,7 +39,8 @@ def enqueue_after_commit(task_ids: Iterable[Any]) -> None:
 def collecting() -> Iterator[list[str]]:
     """Collect the ids that would be queued; the caller runs or queues them after commit."""
     previous = getattr(_local, "collector", None)
-    _local.collector = collected = []
+    collected: list[str] = []
+    _local.collector = collected
     try:
         yield collected
     finally:
