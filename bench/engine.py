@@ -9,7 +9,7 @@ all of them. Then prints:
 - hand-off latency from an upstream stage's completion to its downstream stage's start, and to
   the downstream's first task actually running on a worker (median and p99);
 - executions in flight (most RUNNING at once) and how many ended SUCCEEDED;
-- peak resident memory of the web server and workers together.
+- peak memory of the web server and workers together (PSS, and the RSS sum for comparison).
 
     .venv/bin/python bench/engine.py [--executions 1000] [--workers 2] [--broker orm|redis]
 """
@@ -110,19 +110,22 @@ def run(args: argparse.Namespace, serve: subprocess.Popen[bytes]) -> None:
         f"started {args.executions} executions of {len(DAG)} stages in {time.monotonic() - started:.1f} s "
         f"({args.workers} workers, {args.broker} broker, PostgreSQL)"
     )
-    peak_running, peak_rss = 0, 0
+    peak_running, peak_rss, peak_pss = 0, 0, 0
     deadline = time.monotonic() + args.timeout
     while time.monotonic() < deadline:
         running = Execution.objects.filter(status="RUNNING").count()
         peak_running = max(peak_running, running)
-        peak_rss = max(peak_rss, tree_rss(serve.pid))
+        rss, pss = tree_memory(serve.pid)
+        peak_rss, peak_pss = max(peak_rss, rss), max(peak_pss, pss)
         if not Execution.objects.filter(status__in=["RUNNING", "NOT_STARTED", "BUFFERED"]).exists():
             break
         time.sleep(0.5)  # sampling interval of the benchmark's own monitor
-    report(Execution, StageExecution, TaskExecution, peak_running, peak_rss)
+    report(Execution, StageExecution, TaskExecution, peak_running, peak_rss, peak_pss)
 
 
-def report(Execution: Any, StageExecution: Any, TaskExecution: Any, peak_running: int, peak_rss: int) -> None:
+def report(
+    Execution: Any, StageExecution: Any, TaskExecution: Any, peak_running: int, peak_rss: int, peak_pss: int
+) -> None:
     rows = list(StageExecution.objects.values_list("execution_id", "ref_id", "started_at", "ended_at"))
     first_task = {
         (e, r): t for e, r, t in TaskExecution.objects.values_list("stage__execution_id", "stage__ref_id", "started_at")
@@ -145,7 +148,10 @@ def report(Execution: Any, StageExecution: Any, TaskExecution: Any, peak_running
     print(f"hand-off to stage start  median {pct(to_stage, 50):7.1f} ms   p99 {pct(to_stage, 99):7.1f} ms")
     print(f"hand-off to task running median {pct(to_task, 50):7.1f} ms   p99 {pct(to_task, 99):7.1f} ms")
     print(f"executions in flight     {peak_running} at most; {done} of {Execution.objects.count()} SUCCEEDED")
-    print(f"peak RSS web + workers   {peak_rss / 1024 / 1024:8.1f} MB")
+    print(
+        f"peak memory web+workers  PSS {peak_pss / 1024 / 1024:6.1f} MB   (RSS sum {peak_rss / 1024 / 1024:.1f} MB, "
+        "counting pages shared by forked workers once per process)"
+    )
 
 
 def pct(values: list[float], percentile: int) -> float:
@@ -157,24 +163,31 @@ def pct(values: list[float], percentile: int) -> float:
     return ordered[min(len(ordered) - 1, round(len(ordered) * percentile / 100))]
 
 
-def tree_rss(root: int) -> int:
-    """Resident bytes of a process and all its descendants."""
+def tree_memory(root: int) -> tuple[int, int]:
+    """Resident bytes (RSS) and proportional bytes (PSS) of a process and all its descendants.
+
+    Worker processes are forked from one parent and share pages: RSS counts a shared page in
+    every process, PSS divides it among them, so the PSS sum is what the machine really spends.
+    """
     children: dict[int, list[int]] = {}
-    rss: dict[int, int] = {}
     for status in Path("/proc").glob("[0-9]*/status"):
         try:
-            fields = dict(line.split(":", 1) for line in status.read_text().splitlines() if ":" in line)
-        except OSError:
+            ppid = next(int(line.split()[1]) for line in status.read_text().splitlines() if line.startswith("PPid:"))
+        except (OSError, StopIteration):
             continue
-        pid, ppid = int(status.parent.name), int(fields["PPid"])
-        children.setdefault(ppid, []).append(pid)
-        rss[pid] = int(fields.get("VmRSS", "0 kB").split()[0]) * 1024
-    total, frontier = 0, [root]
+        children.setdefault(ppid, []).append(int(status.parent.name))
+    rss = pss = 0
+    frontier = [root]
     while frontier:
         pid = frontier.pop()
-        total += rss.get(pid, 0)
         frontier.extend(children.get(pid, []))
-    return total
+        try:
+            rollup = Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines()
+        except OSError:
+            continue
+        values = {line.split(":")[0]: int(line.split()[1]) * 1024 for line in rollup[1:] if line.endswith("kB")}
+        rss, pss = rss + values.get("Rss", 0), pss + values.get("Pss", 0)
+    return rss, pss
 
 
 def free_port() -> int:

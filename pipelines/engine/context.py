@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -82,6 +83,8 @@ def scope_for(execution: Execution, stage: StageExecution) -> Scope:
 
 def evaluate_stage(execution: Execution, stage: StageExecution) -> Evaluation:
     """Evaluate ``${…}`` in every string of the stage's config; failures keep the literal text."""
+    if "${" not in json.dumps(stage.config) and "stageEnabled" not in stage.config:
+        return Evaluation(context=dict(stage.config))  # nothing to evaluate: skip building the scope
     scope = scope_for(execution, stage)
     from pipelines.engine.types import stage_type
 

@@ -22,7 +22,8 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F, Q
+from django.db.models import F, Q, Value
+from django.db.models.functions import Coalesce
 
 from pipelines.engine import clock
 from pipelines.engine.context import evaluate_stage
@@ -63,18 +64,28 @@ def advance(execution: Execution) -> None:
     """
     if execution.status != Status.RUNNING:
         return
-    stages = list(execution.stages.filter(parent__isnull=True).order_by("position"))
-    by_ref = {stage.ref_id: stage for stage in stages}
-    for stage in stages:
-        if stage.status != Status.NOT_STARTED:
-            continue
-        upstream = [by_ref[ref].status for ref in stage.requisite_ref_ids if ref in by_ref]
-        if all(status in PASSABLE for status in upstream):
-            start_stage(execution, stage)
-    if execution.status != Status.RUNNING:
-        return
-    statuses = list(execution.stages.filter(parent__isnull=True).values_list("status", "requisite_ref_ids", "ref_id"))
-    if not any(_can_still_run(status, reqs, statuses) for status, reqs, _ in statuses):
+    # Only the graph's columns: the stages' JSON is read just for the stages that start.
+    graph = list(
+        execution.stages.filter(parent__isnull=True)
+        .order_by("position")
+        .values_list("pk", "ref_id", "requisite_ref_ids", "status")
+    )
+    status_of = {ref: status for _pk, ref, _reqs, status in graph}
+    ready = [
+        pk
+        for pk, _ref, reqs, status in graph
+        if status == Status.NOT_STARTED and all(status_of.get(r, Status.SUCCEEDED) in PASSABLE for r in reqs)
+    ]
+    for stage in StageExecution.objects.filter(pk__in=ready).order_by("position"):
+        start_stage(execution, stage)
+        if execution.status != Status.RUNNING:
+            return
+    if ready:
+        graph = list(
+            execution.stages.filter(parent__isnull=True).values_list("pk", "ref_id", "requisite_ref_ids", "status")
+        )
+    rows = [(status, reqs, ref) for _pk, ref, reqs, status in graph]
+    if not any(_can_still_run(status, reqs, rows) for status, reqs, _ in rows):
         complete_execution(execution)
 
 
@@ -347,10 +358,17 @@ def run_one_task(task_id: str) -> None:
     claimable = Q(lease_expires_at__isnull=True) | Q(lease_expires_at__lt=now)
     claimed = TaskExecution.objects.filter(
         claimable, pk=task_id, status__in=[Status.NOT_STARTED, Status.RUNNING], next_run_at__lte=now, parked=False
-    ).update(lease_owner=owner, lease_expires_at=now + _lease(), attempts=F("attempts") + 1, enqueued_at=None)
+    ).update(
+        lease_owner=owner,
+        lease_expires_at=now + _lease(),
+        attempts=F("attempts") + 1,
+        enqueued_at=None,
+        status=Status.RUNNING,
+        started_at=Coalesce(F("started_at"), Value(now)),
+    )
     if not claimed:
         return
-    task = TaskExecution.objects.select_related("stage__execution").get(pk=task_id)
+    task = TaskExecution.objects.select_related("stage__execution__application").get(pk=task_id)
     stage, execution = task.stage, task.stage.execution
     if execution.status == Status.PAUSED:
         TaskExecution.objects.filter(pk=task.pk, lease_owner=owner).update(
@@ -362,11 +380,8 @@ def run_one_task(task_id: str) -> None:
             lease_owner="", lease_expires_at=None, next_run_at=None
         )
         return
-    if task.status == Status.NOT_STARTED:
-        TaskExecution.objects.filter(pk=task.pk).update(status=Status.RUNNING, started_at=now)
-        task.status, task.started_at = Status.RUNNING, now
     result = _run(task, stage, execution, now)
-    _record(task.pk, owner, result)
+    _record(task, owner, result)
 
 
 def _run(task: TaskExecution, stage: StageExecution, execution: Execution, now: datetime) -> TaskResult | None:
@@ -409,15 +424,14 @@ def _timeout(stage: StageExecution, default: timedelta) -> timedelta:
     return default
 
 
-def _record(task_id: Any, owner: str, result: TaskResult | None) -> None:
+def _record(task: TaskExecution, owner: str, result: TaskResult | None) -> None:
     """Apply a task's result under the execution lock, unless the lease was lost meanwhile."""
     if result is None:
         return
     with transaction.atomic():
-        task = TaskExecution.objects.select_related("stage").get(pk=task_id)
-        execution = Execution.objects.select_for_update().get(pk=task.stage.execution_id)
-        task.refresh_from_db()
-        if task.lease_owner != owner or task.status != Status.RUNNING:
+        execution = Execution.objects.select_for_update().select_related("application").get(pk=task.stage.execution_id)
+        holder = TaskExecution.objects.filter(pk=task.pk).values_list("lease_owner", "status").first()
+        if holder != (owner, Status.RUNNING):
             return  # another worker took over after our lease expired, or the run was halted
         stage = StageExecution.objects.get(pk=task.stage_id)
         if result.context or result.outputs:

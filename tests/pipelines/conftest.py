@@ -37,6 +37,9 @@ class Clock:
     def advance(self, seconds: float) -> None:
         self.offset += timedelta(seconds=seconds)
 
+    def travel_to(self, moment: datetime) -> None:
+        self.offset = moment - self.real()
+
 
 @pytest.fixture
 def fake_clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
