@@ -165,7 +165,7 @@ def start_execution(
     source: str,
 ) -> Execution:
     """Start a run: stages are created NOT_STARTED, then begun, or BUFFERED under the concurrency limit."""
-    pipeline = Pipeline.objects.select_for_update().select_related("application").get(pk=pipeline.pk)
+    pipeline = Pipeline.objects.select_for_update(of=("self",)).select_related("application").get(pk=pipeline.pk)
     config = pipeline.config
     if config.get("disabled"):
         raise ActionRefused(f"The pipeline {pipeline.name} is disabled.")
@@ -214,7 +214,7 @@ def _create_stages(execution: Execution, stages: list[dict[str, Any]]) -> None:
 
 
 def _locked(execution: Execution) -> Execution:
-    return Execution.objects.select_for_update().select_related("application").get(pk=execution.pk)
+    return Execution.objects.select_for_update(of=("self",)).select_related("application").get(pk=execution.pk)
 
 
 @transaction.atomic

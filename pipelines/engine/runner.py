@@ -324,7 +324,8 @@ def _after_execution(execution: Execution) -> None:
     """A run ended: let runs waiting under the concurrency limit go (see ``concurrency``)."""
     from pipelines.engine.concurrency import release_waiting
 
-    if execution.pipeline_id is not None:
+    limited = execution.config.get("limitConcurrent", True) or execution.config.get("maxConcurrentExecutions")
+    if execution.pipeline_id is not None and limited:
         release_waiting(execution.pipeline_id)
 
 
@@ -429,7 +430,11 @@ def _record(task: TaskExecution, owner: str, result: TaskResult | None) -> None:
     if result is None:
         return
     with transaction.atomic():
-        execution = Execution.objects.select_for_update().select_related("application").get(pk=task.stage.execution_id)
+        execution = (
+            Execution.objects.select_for_update(of=("self",))
+            .select_related("application")
+            .get(pk=task.stage.execution_id)
+        )
         holder = TaskExecution.objects.filter(pk=task.pk).values_list("lease_owner", "status").first()
         if holder != (owner, Status.RUNNING):
             return  # another worker took over after our lease expired, or the run was halted
