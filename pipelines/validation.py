@@ -17,10 +17,11 @@ import heapq
 import json
 import math
 import re
-from collections import deque
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final, TypeAlias, TypeGuard
+
+from pipelines.graph import MAX_CYCLES_REPORTED, cycles
 
 __all__ = [
     "MAX_CYCLES_REPORTED",
@@ -44,12 +45,6 @@ MAX_STAGES: Final = 500
 
 MAX_NAME_LENGTH: Final = 255
 """Longest pipeline name."""
-
-MAX_CYCLES_REPORTED: Final = 20
-"""Most cycles reported for one pipeline; tangled graphs can hold exponentially many."""
-
-CYCLE_SEARCH_STEPS: Final = 100_000
-"""Work budget for listing cycles; past it, each tangle still gets its shortest cycle reported."""
 
 PARAMETER_NAME_RE: Final = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]*")
 """A parameter name, matched in full (``fullmatch``, so a trailing newline is not let through)."""
@@ -171,7 +166,7 @@ def stage_order(stages: Sequence[Mapping[str, Any]]) -> list[str]:
                 heapq.heappush(ready, target)
     refs = {position: ref for ref, position in owners.items()}
     if len(order) < len(stages):
-        raise ValueError(_cycle_message(_cycles(succ)[0], refs))
+        raise ValueError(_cycle_message(cycles(succ)[0], refs))
     return [refs[i] for i in order]
 
 
@@ -454,7 +449,7 @@ def _strings(value: object, path: str) -> Iterator[tuple[str, str]]:
 
 def _check_cycles(stages: list[Any], owners: Mapping[str, int], issues: _Issues) -> None:
     refs = {position: ref for ref, position in owners.items()}
-    for cycle in _cycles(_flow_graph(stages, owners)):
+    for cycle in cycles(_flow_graph(stages, owners)):
         first, last = stages[cycle[0]], refs[cycle[-1]]
         # Point at the requisite of the cycle's first stage that closes the loop.
         k = next(k for k, requisite in enumerate(first["requisiteStageRefIds"]) if _ref_key(requisite) == last)
@@ -477,99 +472,6 @@ def _flow_graph(stages: Sequence[Any], owners: Mapping[str, int]) -> list[list[i
             if source is not None and source != i:
                 succ[source].add(i)
     return [sorted(targets) for targets in succ]
-
-
-def _cycles(succ: Sequence[Sequence[int]]) -> list[list[int]]:
-    """Elementary cycles, each once, written from its earliest stage; earliest cycles first."""
-    found: list[list[int]] = []
-    budget = CYCLE_SEARCH_STEPS
-    for component in _tangles(succ):
-        cycles, budget = _cycles_within(succ, set(component), budget, MAX_CYCLES_REPORTED - len(found))
-        found.extend(cycles or [_shortest_cycle(succ, min(component), set(component))])
-        if len(found) >= MAX_CYCLES_REPORTED:
-            break
-    return sorted(found)[:MAX_CYCLES_REPORTED]
-
-
-def _cycles_within(
-    succ: Sequence[Sequence[int]], members: set[int], budget: int, limit: int
-) -> tuple[list[list[int]], int]:
-    """Cycles inside one strongly connected set, from each start through later stages only."""
-    cycles: list[list[int]] = []
-    for start in sorted(members):
-        path, on_path, branches = [start], {start}, [iter(succ[start])]
-        while branches and budget > 0 and len(cycles) < limit:
-            budget -= 1
-            target = next(branches[-1], None)
-            if target is None:
-                branches.pop()
-                on_path.discard(path.pop())
-            elif target == start:
-                cycles.append(list(path))
-            elif target > start and target in members and target not in on_path:
-                path.append(target)
-                on_path.add(target)
-                branches.append(iter(succ[target]))
-    return cycles, budget
-
-
-def _shortest_cycle(succ: Sequence[Sequence[int]], start: int, members: set[int]) -> list[int]:
-    parent = {start: start}
-    queue = deque([start])
-    while queue:
-        node = queue.popleft()
-        for target in succ[node]:
-            if target == start:
-                path = [node]
-                while path[-1] != start:
-                    path.append(parent[path[-1]])
-                return path[::-1]
-            if target in members and target not in parent:
-                parent[target] = node
-                queue.append(target)
-    return [start]
-
-
-def _tangles(succ: Sequence[Sequence[int]]) -> list[list[int]]:
-    """Strongly connected sets of two or more stages (Tarjan's algorithm, without recursion)."""
-    index: dict[int, int] = {}
-    low: dict[int, int] = {}
-    stack: list[int] = []
-    on_stack: set[int] = set()
-    tangles: list[list[int]] = []
-    for root in range(len(succ)):
-        if root in index:
-            continue
-        work = [(root, 0)]
-        while work:
-            node, edge = work.pop()
-            if edge == 0:
-                index[node] = low[node] = len(index)
-                stack.append(node)
-                on_stack.add(node)
-            else:  # back from the child reached through edge - 1
-                low[node] = min(low[node], low[succ[node][edge - 1]])
-            for k in range(edge, len(succ[node])):
-                target = succ[node][k]
-                if target not in index:
-                    work += [(node, k + 1), (target, 0)]
-                    break
-                if target in on_stack:
-                    low[node] = min(low[node], index[target])
-            else:
-                if low[node] == index[node]:
-                    component = _pop_component(stack, on_stack, node)
-                    if len(component) > 1:
-                        tangles.append(component)
-    return tangles
-
-
-def _pop_component(stack: list[int], on_stack: set[int], root: int) -> list[int]:
-    component: list[int] = []
-    while not component or component[-1] != root:
-        component.append(stack.pop())
-        on_stack.discard(component[-1])
-    return component
 
 
 def _cycle_message(cycle: Sequence[int], refs: Mapping[int, str]) -> str:

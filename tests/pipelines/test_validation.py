@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from pipelines import validation
+from pipelines import graph, validation
 from pipelines.validation import (
     MAX_STAGES,
     Issue,
@@ -449,7 +449,7 @@ def test_it_caps_the_number_of_cycles_reported() -> None:
 
 
 def test_it_reports_the_shortest_cycle_of_a_tangle_too_big_to_search(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(validation, "CYCLE_SEARCH_STEPS", 0)
+    monkeypatch.setattr(graph, "CYCLE_SEARCH_STEPS", 0)
     assert validate(all_waiting_for_each_other(3)) == [
         Issue("stages[0].requisiteStageRefIds[0]", "Stages 1 → 2 → 1 form a cycle.")
     ]
