@@ -91,6 +91,8 @@ def run(args: argparse.Namespace, serve: subprocess.Popen[bytes]) -> None:
     import django
 
     django.setup()
+    from django.db import transaction
+
     from applications.models import Application
     from pipelines import actions
     from pipelines.models import Execution, StageExecution, TaskExecution
@@ -104,8 +106,9 @@ def run(args: argparse.Namespace, serve: subprocess.Popen[bytes]) -> None:
         None, {"application": "bench", "name": "dag", "limitConcurrent": False, "stages": stages}, source="cli"
     )
     started = time.monotonic()
-    for _ in range(args.executions):
-        actions.start_execution(None, pipeline, source="cli")
+    with transaction.atomic():  # all runs go in flight together, when this commits
+        for _ in range(args.executions):
+            actions.start_execution(None, pipeline, source="cli")
     print(
         f"started {args.executions} executions of {len(DAG)} stages in {time.monotonic() - started:.1f} s "
         f"({args.workers} workers, {args.broker} broker, PostgreSQL)"

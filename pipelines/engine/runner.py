@@ -76,10 +76,14 @@ def advance(execution: Execution) -> None:
         for pk, _ref, reqs, status in graph
         if status == Status.NOT_STARTED and all(status_of.get(r, Status.SUCCEEDED) in PASSABLE for r in reqs)
     ]
+    running = False
     for stage in StageExecution.objects.filter(pk__in=ready).order_by("position"):
         start_stage(execution, stage)
         if execution.status != Status.RUNNING:
             return
+        running = running or stage.status == Status.RUNNING
+    if running:
+        return  # a stage just started and is running: the run cannot be complete
     if ready:
         graph = list(
             execution.stages.filter(parent__isnull=True).values_list("pk", "ref_id", "requisite_ref_ids", "status")
@@ -102,13 +106,20 @@ def _can_still_run(status: str, requisites: list[str], rows: list[tuple[str, lis
 def start_stage(execution: Execution, stage: StageExecution) -> None:
     """NOT_STARTED -> RUNNING: evaluate expressions, plan synthetic stages and tasks, begin."""
     now = clock.now()
-    if not swap(StageExecution.objects, stage.pk, [Status.NOT_STARTED], Status.RUNNING, started_at=now):
-        return
     stage.status, stage.started_at = Status.RUNNING, now
     evaluation = evaluate_stage(execution, stage)
-    stage.context = evaluation.context
-    stage.expression_failures = [failure.__dict__ for failure in evaluation.failures]
-    stage.save(update_fields=["context", "expression_failures"])
+    failures = [failure.__dict__ for failure in evaluation.failures]
+    if not swap(
+        StageExecution.objects,
+        stage.pk,
+        [Status.NOT_STARTED],
+        Status.RUNNING,
+        started_at=now,
+        context=evaluation.context,
+        expression_failures=failures,
+    ):
+        return
+    stage.context, stage.expression_failures = evaluation.context, failures
     if evaluation.enabled is False:
         _finish_stage(execution, stage, Status.SKIPPED)
         return
@@ -119,23 +130,33 @@ def start_stage(execution: Execution, stage: StageExecution) -> None:
         _finish_stage(execution, stage, failure_status(stage.config))
         return
     kind = stage_type(stage.type)
-    task_names = kind.tasks(stage)
-    TaskExecution.objects.bulk_create(
-        TaskExecution(stage=stage, name=name, position=index) for index, name in enumerate(task_names)
-    )
     planned = kind.before_stages(stage)
     windowed = bool(stage.config.get("restrictExecutionDuringTimeWindow")) and stage.type != WINDOW_STAGE
     if windowed:
         # The execution window comes first; the stage's own before-stages then run one by one.
         window = {"restrictedExecutionWindow": stage.context.get("restrictedExecutionWindow", {})}
         planned = [SyntheticStage(WINDOW_STAGE, "Restrict execution during time window", window), *planned]
+    # With no before-stages the first task is due at once: created due and queued after commit.
+    due = now if not planned else None
+    tasks = TaskExecution.objects.bulk_create(
+        TaskExecution(
+            stage=stage,
+            name=name,
+            position=index,
+            next_run_at=due if index == 0 else None,
+            enqueued_at=due if index == 0 else None,
+        )
+        for index, name in enumerate(kind.tasks(stage))
+    )
     before = _add_synthetic(execution, stage, planned, Owner.BEFORE, chained=windowed)
     if before:
         for child in before:
             if not child.requisite_ref_ids:
                 start_stage(execution, child)
+    elif tasks:
+        enqueue_after_commit([tasks[0].pk])
     else:
-        _start_tasks_or_finish(execution, stage)
+        _tasks_done(execution, stage)
 
 
 def _add_synthetic(
@@ -338,19 +359,23 @@ CONTINUE_FOR_SECONDS = 2.0
 
 
 def run_task(task_id: str) -> None:
-    """Run a due task, then keep going with tasks its result made due (the rest go to the queue)."""
+    """Run a due task, then keep going with the tasks its results make due.
+
+    Of several tasks made due at once (a fan-out), all but the first are also queued, so idle
+    workers take them at once; this worker still runs those nobody has claimed when it gets to
+    them, so under a long queue an execution does not wait behind the whole queue.
+    """
     deadline = time.monotonic() + CONTINUE_FOR_SECONDS
-    next_ids = [task_id]
-    while next_ids:
-        current, rest = next_ids[0], next_ids[1:]
+    pending, queued = [task_id], {task_id}
+    while pending:
         with collecting() as made_due:
-            run_one_task(current)
-        next_ids = made_due + rest
+            run_one_task(pending.pop(0))
+        enqueue([pk for pk in made_due[1:] if pk not in queued])
+        queued.update(made_due[1:])
+        pending = made_due + pending
         if time.monotonic() > deadline or settings.SPINWEB_ENGINE_DISPATCH == "none":
-            enqueue(next_ids)
+            enqueue([pk for pk in pending if pk not in queued])
             return
-        enqueue(next_ids[1:])
-        next_ids = next_ids[:1]
 
 
 def run_one_task(task_id: str) -> None:
@@ -435,28 +460,41 @@ def _record(task: TaskExecution, owner: str, result: TaskResult | None) -> None:
             .select_related("application")
             .get(pk=task.stage.execution_id)
         )
-        holder = TaskExecution.objects.filter(pk=task.pk).values_list("lease_owner", "status").first()
-        if holder != (owner, Status.RUNNING):
-            return  # another worker took over after our lease expired, or the run was halted
         stage = StageExecution.objects.get(pk=task.stage_id)
+        # Only the lease holder may record: another worker may have taken over after it expired.
+        mine = TaskExecution.objects.filter(pk=task.pk, lease_owner=owner, status=Status.RUNNING)
+        now = clock.now()
+        if result.status == Status.RUNNING:
+            wake = _wake_time(task, stage, result.wake_at)
+            due = wake <= now + timedelta(milliseconds=50)
+            if not mine.update(
+                message=result.message[:2000],
+                next_run_at=wake,
+                lease_owner="",
+                lease_expires_at=None,
+                enqueued_at=now if due else None,
+            ):
+                return
+            if due:
+                enqueue_after_commit([task.pk])
+        else:
+            final = Status.SUCCEEDED if result.status == Status.SUCCEEDED else Status.TERMINAL
+            if not mine.update(
+                status=final,
+                ended_at=now,
+                message=result.message[:2000],
+                lease_owner="",
+                lease_expires_at=None,
+                next_run_at=None,
+            ):
+                return
         if result.context or result.outputs:
             stage.context = {**stage.context, **result.context}
             stage.outputs = {**stage.outputs, **result.outputs}
             stage.save(update_fields=["context", "outputs"])
         if result.status == Status.RUNNING:
-            TaskExecution.objects.filter(pk=task.pk).update(message=result.message[:2000])
-            _schedule(task, _wake_time(task, stage, result.wake_at))
             return
-        final = Status.SUCCEEDED if result.status == Status.SUCCEEDED else Status.TERMINAL
-        TaskExecution.objects.filter(pk=task.pk).update(
-            status=final,
-            ended_at=clock.now(),
-            message=result.message[:2000],
-            lease_owner="",
-            lease_expires_at=None,
-            next_run_at=None,
-        )
-        if final == Status.TERMINAL:
+        if result.status != Status.SUCCEEDED:
             stage.failure_message = result.message
             stage.save(update_fields=["failure_message"])
             complete_stage(execution, stage)
