@@ -174,7 +174,7 @@ def start_execution(
     trigger_doc = {
         "type": "manual",
         **(trigger or {}),
-        "user": user.get_username() if user else "anonymous",
+        "user": _name(actor),
         "parameters": values,
     }
     execution = Execution.objects.create(
@@ -339,6 +339,9 @@ def restart_stage(actor: AnyUser | None, execution: Execution, stage_ref: str, *
         raise ActionRefused(f"{stage.name} has not ended ({stage.status}); only an ended stage can be restarted.")
     tops = list(execution.stages.filter(parent__isnull=True))
     reset = _downstream(stage.ref_id, tops)
+    busy = [row.name for row in tops if row.ref_id in reset and row.status in {Status.RUNNING, Status.PAUSED}]
+    if busy:
+        raise ActionRefused(f"{', '.join(busy)} after {stage.name} is still running; wait for it or cancel the run.")
     details = {
         "restartedBy": _name(actor),
         "restartTime": clock.now().isoformat(),

@@ -11,6 +11,7 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("healthz", views.healthz, name="healthz"),
     path("applications/", include("applications.urls")),
+    path("applications/", include("pipelines.urls")),
     path("admin/", admin.site.urls),
     path("api/v1/", include(("spinweb.api.urls", "api"), namespace="api")),
 ]

@@ -154,3 +154,12 @@ def test_it_refuses_to_restart_a_stage_that_has_not_ended(
     execution = run(save(stage("1", "manualJudgment", "Approve")))
     with pytest.raises(actions.ActionRefused, match="has not ended"):
         actions.restart_stage(developer, execution, "Approve", source="api")
+
+
+def test_it_refuses_to_restart_a_stage_while_what_follows_it_runs(
+    save: Callable[..., Pipeline], run: Callable[..., Execution], developer: User
+) -> None:
+    execution = run(save(stage("1", "wait", "First", waitTime=0), stage("2", "manualJudgment", "Approve", ("1",))))
+    with pytest.raises(actions.ActionRefused, match="Approve after First is still running"):
+        actions.restart_stage(developer, execution, "First", source="api")
+    assert execution.stages.get(name="Approve").status == "RUNNING"

@@ -55,7 +55,9 @@ PAYLOAD = {
     "description": "changed by someone without rights",
     "permissions": {"READ": ["blog-readers"], "WRITE": ["blog-readers"], "EXECUTE": ["blog-readers"]},
     "read_groups": [],
-    "confirm": "shop",
+    "confirm": "yes",
+    "stage": "1",
+    "judgment": "continue",
     "provider": "local",
     "regions": ["local"],
     "environment": "prod",
@@ -169,6 +171,12 @@ def sample_kwargs(endpoint: Endpoint, s: Secrets) -> dict[str, str]:
             values[kwarg] = str(by_resource[resource])
         elif kwarg in {"object_id", "id"}:
             values[kwarg] = str(_admin_object_pk(admin_model, s))
+        elif kwarg == "pipeline_id":
+            values[kwarg] = str(s.pipeline.pk)
+        elif kwarg == "execution_id":
+            values[kwarg] = str(s.execution.pk)
+        elif kwarg == "verb":
+            values[kwarg] = "cancel"
         elif kwarg == "url":  # the admin's catch-all
             values[kwarg] = "applications/nothing-here/"
         elif kwarg == "app_label":
@@ -285,9 +293,12 @@ def test_it_allows_no_change_by_people_without_write(secrets: Secrets, request: 
                 if response.status_code < 300:
                     problems.append(f"{persona} {method.upper()} {url} (json) -> {response.status_code}")
                 if method == "post":
-                    form = client.post(url, data={k: v for k, v in PAYLOAD.items() if isinstance(v, str)})
-                    if form.status_code < 300:
-                        problems.append(f"{persona} POST {url} (form) -> {form.status_code}")
+                    # Confirmation boxes: the application's name for a delete, "yes" for a cancel.
+                    for confirm in ("shop", "yes"):
+                        data = {k: v for k, v in PAYLOAD.items() if isinstance(v, str)} | {"confirm": confirm}
+                        form = client.post(url, data=data)
+                        if form.status_code < 300:
+                            problems.append(f"{persona} POST {url} (form) -> {form.status_code}")
     assert not problems, "\n".join(problems)
     assert fingerprint() == before, "A request without rights changed stored data."
     assert not AuthToken.objects.exists()
