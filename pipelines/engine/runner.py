@@ -30,7 +30,7 @@ from pipelines.engine.context import evaluate_stage
 from pipelines.engine.dispatch import collecting, enqueue, enqueue_after_commit
 from pipelines.engine.types import TASKS, SyntheticStage, TaskContext, TaskResult, TransientError, stage_type
 from pipelines.models import Execution, StageExecution, TaskExecution
-from pipelines.statuses import ACTIVE, COMPLETED, HALTED, PASSABLE, Status, derive_stage_status, failure_status, swap
+from pipelines.statuses import ACTIVE, HALTED, PASSABLE, Status, derive_stage_status, failure_status, swap
 
 logger = logging.getLogger(__name__)
 Owner = StageExecution.Owner
@@ -550,6 +550,3 @@ def run_due_tasks(max_rounds: int = 1000) -> int:
             run_one_task(str(pk))
             ran += 1
     return ran
-
-
-__all__ = ["COMPLETED", "advance", "begin", "halt", "run_due_tasks", "run_task", "start_stage", "sweep"]

@@ -61,6 +61,46 @@ class OutcomeTask(Task):
         return TaskResult.succeeded(deployed=True)
 
 
+CANCELED_KEYS: list[str] = []
+
+
+@register_stage
+class LongJob(StageType):
+    type = "testLongJob"
+
+    def tasks(self, stage: StageExecution) -> list[str]:
+        return ["testLongJob"]
+
+
+@register_task
+class LongJobTask(Task):
+    """Stands for a job started elsewhere (a build, a rollout) that must be stopped on cancel."""
+
+    name = "testLongJob"
+
+    def run(self, ctx: TaskContext) -> TaskResult:
+        return TaskResult.running(None, jobKey=ctx.idempotency_key)
+
+    def on_cancel(self, ctx: TaskContext) -> None:
+        CANCELED_KEYS.append(ctx.idempotency_key)
+
+
+def test_it_calls_the_cancel_hook_of_running_tasks(
+    save: Callable[..., Pipeline],
+    run: Callable[..., Execution],
+    developer: Any,
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    execution = run(save(stage("1", "testLongJob", "Build")))
+    task = execution.stages.get().tasks.get()
+    assert task.status == "RUNNING"
+    with django_capture_on_commit_callbacks(execute=True):  # hooks run once the cancel commits
+        actions.cancel(developer, execution, source="api")
+    assert CANCELED_KEYS[-1] == task.idempotency_key
+    task.refresh_from_db()
+    assert task.status == "CANCELED"
+
+
 def test_it_runs_after_stages_one_by_one_once_the_stage_succeeded(
     save: Callable[..., Pipeline], run: Callable[..., Execution]
 ) -> None:
