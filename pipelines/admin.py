@@ -5,8 +5,10 @@ from typing import Any
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.utils.html import format_html
 
 from pipelines import actions
+from pipelines.documents import version_diff
 from pipelines.models import Execution, Pipeline, PipelineVersion, StageExecution
 from spinweb.admin import AuditedAdmin
 from spinweb.models import AuditSource
@@ -51,6 +53,14 @@ class PipelineVersionAdmin(admin.ModelAdmin[PipelineVersion]):
     list_display = ["pipeline", "version", "saved_at", "saved_by"]
     actions = ["restore"]
 
+    @admin.display(description="Changes from the version before")
+    def changes(self, row: PipelineVersion) -> str:
+        previous = row.pipeline.versions.filter(version__lt=row.version).order_by("-version").first()
+        if previous is None:
+            return "The first version."
+        diff = version_diff(previous.config, row.config, f"version {previous.version}", f"version {row.version}")
+        return format_html("<pre>{}</pre>", diff or "No change.")
+
     @admin.action(description="Restore the selected version (saved as a new version)")
     def restore(self, request: HttpRequest, queryset: QuerySet[PipelineVersion]) -> None:
         if queryset.count() != 1:
@@ -62,7 +72,7 @@ class PipelineVersionAdmin(admin.ModelAdmin[PipelineVersion]):
 
     list_filter = ["pipeline__application"]
     search_fields = ["pipeline__name"]
-    readonly_fields = ["pipeline", "version", "config", "saved_at", "saved_by"]
+    readonly_fields = ["pipeline", "version", "saved_at", "saved_by", "changes", "config"]
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

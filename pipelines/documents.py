@@ -3,6 +3,8 @@ the CLI and the pages alike."""
 
 from __future__ import annotations
 
+import difflib
+import json
 from datetime import datetime
 from typing import Any
 
@@ -82,3 +84,15 @@ def execution_summary(execution: Execution) -> dict[str, Any]:
         "startTime": _time(execution.started_at),
         "endTime": _time(execution.ended_at),
     }
+
+
+def version_diff(old: dict[str, Any], new: dict[str, Any], old_label: str, new_label: str) -> str:
+    """A unified diff of two pipeline versions' JSON, keys sorted so only real changes show."""
+    lines = difflib.unified_diff(
+        json.dumps(old, indent=2, sort_keys=True).splitlines(),
+        json.dumps(new, indent=2, sort_keys=True).splitlines(),
+        old_label,
+        new_label,
+        lineterm="",
+    )
+    return "\n".join(lines)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
-import json
 from typing import Any
 
 import django_filters
@@ -18,7 +16,7 @@ from rest_framework.response import Response
 
 from applications.models import get_application_for_user
 from pipelines import actions
-from pipelines.documents import execution_document, execution_summary, pipeline_document
+from pipelines.documents import execution_document, execution_summary, pipeline_document, version_diff
 from pipelines.models import Execution, Pipeline, get_execution_for_user, get_pipeline_for_user
 from pipelines.statuses import Status
 from spinweb.api import need_for
@@ -127,14 +125,10 @@ class PipelineViewSet(viewsets.GenericViewSet[Pipeline]):
         for name, number in (("from", old_version), ("to", new_version)):
             if number not in versions:
                 raise ValidationError({name: f"{pipeline.name} has no version {number}."})
-        lines = difflib.unified_diff(
-            json.dumps(versions[old_version], indent=2, sort_keys=True).splitlines(),
-            json.dumps(versions[new_version], indent=2, sort_keys=True).splitlines(),
-            f"version {old_version}",
-            f"version {new_version}",
-            lineterm="",
+        diff = version_diff(
+            versions[old_version], versions[new_version], f"version {old_version}", f"version {new_version}"
         )
-        return Response({"from": old_version, "to": new_version, "diff": "\n".join(lines)})
+        return Response({"from": old_version, "to": new_version, "diff": diff})
 
     @action(detail=True, methods=["post"])
     def restore(self, request: Request, pk: str, **kwargs: Any) -> Response:

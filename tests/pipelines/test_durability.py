@@ -27,7 +27,7 @@ import pytest
 from tests.components import port_open, require
 
 ROOT = Path(__file__).resolve().parents[2]
-EXECUTIONS = 12
+EXECUTIONS = 20
 STAGES = ["1", "2", "3", "4"]
 SEED = 20261127
 
