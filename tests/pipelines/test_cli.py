@@ -101,3 +101,16 @@ def test_it_exits_2_for_unknown_pipelines_and_bad_params(shop: Application) -> N
     with pytest.raises(CommandError, match="No execution") as missing:
         call("execution", "get", "not-an-id")
     assert missing.value.returncode == 2
+
+
+def test_it_waits_and_exits_0_only_when_the_run_succeeded(tmp_path: Path, shop: Application, settings: Any) -> None:
+    settings.SPINWEB_ENGINE_DISPATCH = "none"
+    skipped = stage("1", "wait", "Never", waitTime=0, stageEnabled={"type": "expression", "expression": "false"})
+    call("pipeline", "save", "-f", write(tmp_path, {"application": "shop", "name": "noop", "stages": [skipped]}))
+    out, _ = call("pipeline", "run", "shop", "noop", "--wait")
+    assert out.strip().endswith("SUCCEEDED")
+    gate = {"application": "shop", "name": "gate", "stages": [stage("1", "manualJudgment", "Approve")]}
+    call("pipeline", "save", "-f", write(tmp_path, gate))
+    with pytest.raises(CommandError, match=r"still RUNNING after 0\.3 s") as caught:
+        call("pipeline", "run", "shop", "gate", "--wait", "--timeout", "0.3")
+    assert caught.value.returncode == 1

@@ -72,7 +72,7 @@ def wait_for_health(url: str, server: subprocess.Popen[bytes], deadline_s: float
                 if response.status == 200:
                     return
         except OSError:
-            time.sleep(0.2)
+            time.sleep(0.2)  # between polls, within the deadline above
     pytest.fail(f"{url} did not answer within {deadline_s} s")
 
 
