@@ -22,7 +22,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F, Q, Value
+from django.db.models import F, Q, QuerySet, Value
 from django.db.models.functions import Coalesce
 
 from pipelines.engine import clock
@@ -196,15 +196,24 @@ def _start_tasks_or_finish(execution: Execution, stage: StageExecution) -> None:
     _schedule(first, clock.now())
 
 
-def _schedule(task: TaskExecution, when: datetime | None) -> None:
-    """Give the task a due time; queue it now when it is due now."""
+def _schedule(task: TaskExecution, when: datetime | None, *, holder: str | None = None, message: str = "") -> bool:
+    """Give the task a due time and release its lease; queue it now when it is due now.
+
+    With ``holder``, only while that worker still holds the lease; False when it does not.
+    """
     now = clock.now()
     due = when is not None and when <= now + timedelta(milliseconds=50)
-    TaskExecution.objects.filter(pk=task.pk).update(
-        next_run_at=when, lease_owner="", lease_expires_at=None, enqueued_at=now if due else None
-    )
+    rows = TaskExecution.objects.filter(pk=task.pk)
+    if holder is not None:
+        rows = rows.filter(lease_owner=holder, status=Status.RUNNING)
+    fields: dict[str, Any] = {"message": message[:2000]} if holder is not None else {}
+    if not rows.update(
+        next_run_at=when, lease_owner="", lease_expires_at=None, enqueued_at=now if due else None, **fields
+    ):
+        return False
     if due:
         enqueue_after_commit([task.pk])
+    return True
 
 
 def _tasks_done(execution: Execution, stage: StageExecution) -> None:
@@ -272,9 +281,7 @@ def _child_completed(execution: Execution, parent: StageExecution, child: StageE
     elif pending:  # on-failure stages run one after another whatever each one's outcome
         start_stage(execution, pending[0])
     else:
-        statuses = [s for s in parent.tasks.values_list("status", flat=True)]
-        statuses += [s.status for s in parent.children.exclude(synthetic_owner=Owner.FAILURE)]
-        _finish_stage(execution, parent, derive_stage_status(parent.config, statuses))
+        complete_stage(execution, parent)  # keeps the failure that started the on-failure stages
 
 
 def complete_execution(execution: Execution) -> None:
@@ -381,16 +388,17 @@ def run_task(task_id: str) -> None:
 def run_one_task(task_id: str) -> None:
     """Run one due task once. Safe to call for any id at any time: claims decide who runs it."""
     owner, now = worker_id(), clock.now()
-    claimable = Q(lease_expires_at__isnull=True) | Q(lease_expires_at__lt=now)
-    claimed = TaskExecution.objects.filter(
-        claimable, pk=task_id, status__in=[Status.NOT_STARTED, Status.RUNNING], next_run_at__lte=now, parked=False
-    ).update(
-        lease_owner=owner,
-        lease_expires_at=now + _lease(),
-        attempts=F("attempts") + 1,
-        enqueued_at=None,
-        status=Status.RUNNING,
-        started_at=Coalesce(F("started_at"), Value(now)),
+    claimed = (
+        due_tasks(now)
+        .filter(pk=task_id)
+        .update(
+            lease_owner=owner,
+            lease_expires_at=now + _lease(),
+            attempts=F("attempts") + 1,
+            enqueued_at=None,
+            status=Status.RUNNING,
+            started_at=Coalesce(F("started_at"), Value(now)),
+        )
     )
     if not claimed:
         return
@@ -462,26 +470,16 @@ def _record(task: TaskExecution, owner: str, result: TaskResult | None) -> None:
         )
         stage = StageExecution.objects.get(pk=task.stage_id)
         # Only the lease holder may record: another worker may have taken over after it expired.
-        mine = TaskExecution.objects.filter(pk=task.pk, lease_owner=owner, status=Status.RUNNING)
-        now = clock.now()
         if result.status == Status.RUNNING:
             wake = _wake_time(task, stage, result.wake_at)
-            due = wake <= now + timedelta(milliseconds=50)
-            if not mine.update(
-                message=result.message[:2000],
-                next_run_at=wake,
-                lease_owner="",
-                lease_expires_at=None,
-                enqueued_at=now if due else None,
-            ):
+            if not _schedule(task, wake, holder=owner, message=result.message):
                 return
-            if due:
-                enqueue_after_commit([task.pk])
         else:
             final = Status.SUCCEEDED if result.status == Status.SUCCEEDED else Status.TERMINAL
+            mine = TaskExecution.objects.filter(pk=task.pk, lease_owner=owner, status=Status.RUNNING)
             if not mine.update(
                 status=final,
-                ended_at=now,
+                ended_at=clock.now(),
                 message=result.message[:2000],
                 lease_owner="",
                 lease_expires_at=None,
@@ -505,45 +503,39 @@ def _record(task: TaskExecution, owner: str, result: TaskResult | None) -> None:
 # Finding work ------------------------------------------------------------------------------
 
 
+def due_tasks(now: datetime) -> QuerySet[TaskExecution]:
+    """Tasks that should run now and that no live worker holds (no lease, or an expired one)."""
+    unheld = Q(lease_expires_at__isnull=True) | Q(lease_expires_at__lt=now)
+    return TaskExecution.objects.filter(
+        unheld, status__in=[Status.NOT_STARTED, Status.RUNNING], next_run_at__lte=now, parked=False
+    )
+
+
 def sweep(limit: int = 500) -> int:
     """Queue due tasks nobody holds: woken waits, and tasks of workers that died (lease expired).
 
     A task already queued is queued again only after a lease period, in case its message was lost.
+    Rows are marked under ``SKIP LOCKED`` (PostgreSQL), so sweepers in other workers take others.
     """
     now = clock.now()
     stale = now - max(_lease(), timedelta(seconds=10))
-    due = (
-        TaskExecution.objects.filter(
-            status__in=[Status.NOT_STARTED, Status.RUNNING], next_run_at__lte=now, parked=False
+    with transaction.atomic():
+        queued = list(
+            due_tasks(now)
+            .filter(Q(enqueued_at__isnull=True) | Q(enqueued_at__lt=stale))
+            .select_for_update(skip_locked=True)
+            .values_list("pk", flat=True)[:limit]
         )
-        .filter(Q(lease_expires_at__isnull=True) | Q(lease_expires_at__lt=now))
-        .filter(Q(enqueued_at__isnull=True) | Q(enqueued_at__lt=stale))
-        .values_list("pk", flat=True)[:limit]
-    )
-    queued = [
-        pk
-        for pk in due
-        if TaskExecution.objects.filter(Q(enqueued_at__isnull=True) | Q(enqueued_at__lt=stale), pk=pk).update(
-            enqueued_at=now
-        )
-    ]
+        TaskExecution.objects.filter(pk__in=queued).update(enqueued_at=now)
     enqueue([str(pk) for pk in queued])
     return len(queued)
 
 
 def run_due_tasks(max_rounds: int = 1000) -> int:
-    """Run every due task in this process until none is due (tests and the CLI's inline mode)."""
+    """Run every due task in this process until none is due (engine tests drive the engine so)."""
     ran = 0
     for _ in range(max_rounds):
-        now = clock.now()
-        due = list(
-            TaskExecution.objects.filter(
-                status__in=[Status.NOT_STARTED, Status.RUNNING], next_run_at__lte=now, parked=False
-            )
-            .filter(Q(lease_expires_at__isnull=True) | Q(lease_expires_at__lt=now))
-            .order_by("next_run_at")
-            .values_list("pk", flat=True)[:100]
-        )
+        due = list(due_tasks(clock.now()).order_by("next_run_at").values_list("pk", flat=True)[:100])
         if not due:
             return ran
         for pk in due:

@@ -141,3 +141,17 @@ def test_it_gives_each_stage_its_tasks_in_order(save: Callable[..., Pipeline], r
         ("1<1", "STAGE_BEFORE", "SUCCEEDED"),
         ("1<2", "STAGE_BEFORE", "SUCCEEDED"),
     ]
+
+
+def test_it_sweeps_due_tasks_once_until_their_message_may_be_lost(
+    save: Callable[..., Pipeline], run: Callable[..., Execution], fake_clock: Any
+) -> None:
+    from pipelines.engine.runner import sweep
+
+    run(save(stage("1", "wait", "Soak", waitTime=60)))
+    assert sweep() == 0  # not due yet
+    fake_clock.advance(61)
+    assert sweep() == 1
+    assert sweep() == 0  # queued already
+    fake_clock.advance(31)  # a lease period later the message may have been lost: queued again
+    assert sweep() == 1
