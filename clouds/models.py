@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 from django.contrib.auth.models import Group
 from django.core.exceptions import ValidationError
@@ -13,7 +13,7 @@ from django.db import models
 from applications.models import Application
 from clouds import naming
 from clouds.credentials import CredentialsKind, raise_for_reference
-from spinweb.permissions import Access, Need, grant_filter, has_perm, is_admin, levels_of, require
+from spinweb.permissions import Access, Need, get_owned, grant_filter, has_perm, is_admin, levels_of, require
 
 if TYPE_CHECKING:
     from spinweb.permissions import AnyUser
@@ -344,30 +344,16 @@ def get_account_for_user(user: AnyUser, name: str, need: Need = "read") -> Accou
     return account
 
 
-M = TypeVar("M", bound=models.Model)
-
-
-def _get_owned(queryset: models.QuerySet[M, M], user: AnyUser, pk: Any, need: Need, what: str, path: str) -> M:
-    """Rows owned by an application are as visible as the application at ``path``."""
-    row = queryset.filter(pk=pk).first() if str(pk).isdigit() else None
-    application: Any = row
-    for part in path.split("__") if row is not None else []:
-        application = getattr(application, part)
-    require(application.levels_for(user) if application is not None else set(), need, what)
-    assert row is not None
-    return row
-
-
 def get_cluster_for_user(user: AnyUser, pk: Any, need: Need = "read") -> Cluster:
     qs: models.QuerySet[Cluster] = Cluster.objects.select_related("application", "account")
-    return _get_owned(qs, user, pk, need, "cluster", "application")
+    return get_owned(qs, user, pk, need, "cluster", "application")
 
 
 def get_server_group_for_user(user: AnyUser, pk: Any, need: Need = "read") -> ServerGroup:
     qs: models.QuerySet[ServerGroup] = ServerGroup.objects.select_related("cluster__application", "cluster__account")
-    return _get_owned(qs, user, pk, need, "server group", "cluster__application")
+    return get_owned(qs, user, pk, need, "server group", "cluster__application")
 
 
 def get_load_balancer_for_user(user: AnyUser, pk: Any, need: Need = "read") -> LoadBalancer:
     qs: models.QuerySet[LoadBalancer] = LoadBalancer.objects.select_related("application", "account")
-    return _get_owned(qs, user, pk, need, "load balancer", "application")
+    return get_owned(qs, user, pk, need, "load balancer", "application")

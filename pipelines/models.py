@@ -10,7 +10,7 @@ from django.db import models
 
 from applications.models import Application
 from pipelines.statuses import ACTIVE, Status
-from spinweb.permissions import Need, require
+from spinweb.permissions import Need, get_owned
 
 if TYPE_CHECKING:
     from spinweb.permissions import AnyUser
@@ -193,17 +193,12 @@ class TaskExecution(models.Model):
 
 def get_pipeline_for_user(user: AnyUser, pk: Any, need: Need = "read") -> Pipeline:
     """The pipeline if ``user`` holds ``need`` on its application; 404 if unseen, 403 if only seen."""
-    pipeline = Pipeline.objects.select_related("application").filter(pk=pk).first() if is_uuid(pk) else None
-    require(pipeline.application.levels_for(user) if pipeline else set(), need, "pipeline")
-    assert pipeline is not None
-    return pipeline
+    return get_owned(Pipeline.objects.select_related("application"), user, pk, need, "pipeline")
 
 
 def get_execution_for_user(user: AnyUser, pk: Any, need: Need = "read") -> Execution:
-    execution = Execution.objects.select_related("application").filter(pk=pk).first() if is_uuid(pk) else None
-    require(execution.application.levels_for(user) if execution else set(), need, "execution")
-    assert execution is not None
-    return execution
+    """The execution if ``user`` holds ``need`` on its application; 404 if unseen, 403 if only seen."""
+    return get_owned(Execution.objects.select_related("application"), user, pk, need, "execution")
 
 
 def is_uuid(value: Any) -> bool:

@@ -12,7 +12,7 @@ they may see it but lack the level asked for.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from django.core.exceptions import PermissionDenied
 from django.db import models
@@ -23,6 +23,9 @@ if TYPE_CHECKING:
     from django.contrib.auth.models import AnonymousUser
 
     AnyUser = AbstractBaseUser | AnonymousUser
+
+
+M = TypeVar("M", bound=models.Model)
 
 
 class Access(models.TextChoices):
@@ -128,3 +131,24 @@ def resolve_groups(raw: object, levels: tuple[str, ...], field: str = "permissio
     if errors:
         raise ValidationError(errors)
     return result
+
+
+def get_owned(
+    queryset: models.QuerySet[M, M], user: AnyUser, pk: Any, need: Need, what: str, path: str = "application"
+) -> M:
+    """A row owned by an application, as visible as the application at ``path``: 404/403 as ``require``.
+
+    A malformed id reads as a missing row, so it too answers 404.
+    """
+    from django.core.exceptions import ValidationError
+
+    try:
+        row = queryset.filter(pk=pk).first()
+    except (ValueError, ValidationError):
+        row = None
+    application: Any = row
+    for part in path.split("__") if row is not None else []:
+        application = getattr(application, part)
+    require(application.levels_for(user) if application is not None else set(), need, what)
+    assert row is not None
+    return row
