@@ -183,6 +183,7 @@ def start_execution(
         name=pipeline.name,
         config=pipeline.document,
         trigger=trigger_doc,
+        trigger_type=str(trigger_doc["type"])[:32],
         started_by=user,
     )
     _create_stages(execution, config.get("stages", []))

@@ -90,6 +90,9 @@ class Execution(models.Model):
     config = models.JSONField(help_text="The pipeline JSON as it was when this run started.")
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.NOT_STARTED, db_index=True)
     trigger = models.JSONField(default=dict, help_text="type, user, parameters, and what the trigger carried.")
+    trigger_type = models.CharField(
+        max_length=32, default="manual", db_index=True, help_text="trigger.type, for filters."
+    )
     started_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )

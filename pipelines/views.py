@@ -1,4 +1,4 @@
-"""Pipeline pages: the application's pipelines with a run form, and an execution with its actions.
+"""Execution pages: one run of a pipeline, with its operator actions.
 
 Every action posts to one view that calls the matching function in ``pipelines.actions``.
 """
@@ -14,48 +14,11 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST, require_safe
 
-from applications.models import get_application_for_user
 from pipelines import actions
-from pipelines.models import Execution, Pipeline, get_execution_for_user, get_pipeline_for_user
+from pipelines.models import Execution, get_execution_for_user
 from pipelines.statuses import COMPLETED
 from spinweb.models import AuditSource
 from spinweb.permissions import Access
-
-RECENT_RUNS = 5
-
-
-@login_required
-@require_safe
-def pipeline_list(request: HttpRequest, name: str) -> HttpResponse:
-    application = get_application_for_user(request.user, name, "read")
-    pipelines = list(Pipeline.objects.filter(application=application).order_by("name"))
-    recent: dict[Any, list[Execution]] = {pipeline.pk: [] for pipeline in pipelines}
-    for execution in Execution.objects.filter(pipeline__in=pipelines).order_by("-created_at")[: 50 * RECENT_RUNS]:
-        runs = recent[execution.pipeline_id]
-        if len(runs) < RECENT_RUNS:
-            runs.append(execution)
-    rows = [{"pipeline": p, "runs": recent[p.pk], "parameters": p.config.get("parameterConfig", [])} for p in pipelines]
-    context = {
-        "application": application,
-        "rows": rows,
-        "can_execute": Access.EXECUTE.value in application.levels_for(request.user),
-    }
-    return render(request, "pipelines/list.html", context)
-
-
-@login_required
-@require_POST
-def pipeline_run(request: HttpRequest, name: str, pipeline_id: str) -> HttpResponse:
-    pipeline = get_pipeline_for_user(request.user, pipeline_id, "execute")
-    if pipeline.application.name != name:
-        raise Http404("No pipeline found.")
-    parameters = {key.removeprefix("param-"): value for key, value in request.POST.items() if key.startswith("param-")}
-    try:
-        execution = actions.start_execution(request.user, pipeline, parameters=parameters, source=AuditSource.UI)
-    except ValidationError as exc:
-        messages.error(request, " ".join(exc.messages))
-        return redirect("pipelines:list", name=name)
-    return redirect("pipelines:execution", name=name, execution_id=execution.pk)
 
 
 def _execution(request: HttpRequest, name: str, execution_id: str, need: Any) -> Execution:

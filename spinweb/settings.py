@@ -156,6 +156,14 @@ SPINWEB_EXTRA_STAGE_MODULES = env.env_list("SPINWEB_EXTRA_STAGE_MODULES", [])
 # "queue" hands tasks to django-q2 workers; "none" leaves them for the caller (engine tests).
 SPINWEB_ENGINE_DISPATCH = "queue"
 
+# Triggers: the time zone of a cron trigger that names none, and the largest webhook payload
+# accepted. Webhook stages may only call hosts on the allowlist: "*" means any host whose
+# addresses are all public; loopback, private, link-local (cloud metadata) and other internal
+# addresses are refused unless their host name, address or network (CIDR) is listed.
+SPINWEB_CRON_TIME_ZONE = env.time_zone("SPINWEB_CRON_TIME_ZONE", "UTC")
+SPINWEB_WEBHOOK_MAX_BYTES = env.env_int("SPINWEB_WEBHOOK_MAX_BYTES", 1_048_576, minimum=1024, maximum=64 * 1_048_576)
+SPINWEB_WEBHOOK_ALLOWED_HOSTS = env.env_list("SPINWEB_WEBHOOK_ALLOWED_HOSTS", ["*"])
+
 # Where kubeconfig-context credential references are looked up.
 SPINWEB_KUBECONFIG = env.env_str("SPINWEB_KUBECONFIG", env.env_str("KUBECONFIG", "~/.kube/config"))
 

@@ -28,6 +28,7 @@ from django.db.models.functions import Coalesce
 from pipelines.engine import clock
 from pipelines.engine.context import evaluate_stage
 from pipelines.engine.dispatch import collecting, enqueue, enqueue_after_commit
+from pipelines.engine.events import execution_finished
 from pipelines.engine.types import TASKS, SyntheticStage, TaskContext, TaskResult, TransientError, stage_type
 from pipelines.models import Execution, StageExecution, TaskExecution
 from pipelines.statuses import ACTIVE, HALTED, PASSABLE, Status, derive_stage_status, failure_status, swap
@@ -298,6 +299,7 @@ def complete_execution(execution: Execution) -> None:
         status = Status.SUCCEEDED
     if swap(Execution.objects, execution.pk, [Status.RUNNING], status):
         execution.status = status
+        _announce(execution)
         _after_execution(execution)
 
 
@@ -322,8 +324,21 @@ def halt(execution: Execution, status: str, *, canceled_by: str = "", reason: st
         transaction.on_commit(lambda: _enqueue_cancel_hooks(ids))
     elif hooks:
         transaction.on_commit(lambda: _run_cancel_hooks([str(pk) for pk in hooks]))
+    _announce(execution)
     if release:
         _after_execution(execution)
+
+
+def _announce(execution: Execution) -> None:
+    """Send ``execution_finished`` once the run's end is committed (triggers, parent stages listen)."""
+    pk = execution.pk
+    transaction.on_commit(lambda: _send_finished(pk))
+
+
+def _send_finished(pk: Any) -> None:
+    for receiver, result in execution_finished.send_robust(sender=Execution, execution_id=pk):
+        if isinstance(result, Exception):
+            logger.error("%r failed on the end of execution %s", receiver, pk, exc_info=result)
 
 
 def _enqueue_cancel_hooks(ids: list[str]) -> None:
