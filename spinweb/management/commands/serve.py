@@ -20,7 +20,6 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 PR_SET_CHILD_SUBREAPER = 36
-M_ARENA_MAX = -8  # glibc mallopt: cap the per-thread malloc arenas
 
 
 class StopServing(Exception):
@@ -46,9 +45,7 @@ def shrink_before_fork() -> None:
     gc.collect()
     gc.freeze()
     with contextlib.suppress(OSError, AttributeError):
-        libc = ctypes.CDLL(None)
-        libc.mallopt(M_ARENA_MAX, 2)
-        libc.malloc_trim(0)
+        ctypes.CDLL(None).malloc_trim(0)
 
 
 def children() -> list[int]:
