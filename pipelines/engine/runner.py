@@ -418,6 +418,7 @@ def run_one_task(task_id: str) -> None:
     if not claimed:
         return
     task = TaskExecution.objects.select_related("stage__execution__application").get(pk=task_id)
+    _extend_lease(task, owner, now)
     stage, execution = task.stage, task.stage.execution
     if execution.status == Status.PAUSED:
         TaskExecution.objects.filter(pk=task.pk, lease_owner=owner).update(
@@ -431,6 +432,12 @@ def run_one_task(task_id: str) -> None:
         return
     result = _run(task, stage, execution, now)
     _record(task, owner, result)
+
+
+def _extend_lease(task: TaskExecution, owner: str, now: datetime) -> None:
+    wanted = TASKS[task.name].lease if task.name in TASKS else None
+    if wanted is not None and wanted > _lease():
+        TaskExecution.objects.filter(pk=task.pk, lease_owner=owner).update(lease_expires_at=now + wanted)
 
 
 def _run(task: TaskExecution, stage: StageExecution, execution: Execution, now: datetime) -> TaskResult | None:

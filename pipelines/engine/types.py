@@ -63,6 +63,9 @@ class Task:
     # Delay before re-running after a transient error, doubled each time up to a minute.
     backoff: ClassVar[timedelta] = timedelta(seconds=1)
     max_transient_failures: ClassVar[int] = 8
+    # A task that may run longer than SPINWEB_TASK_LEASE_SECONDS (an HTTP call with a long read
+    # timeout) asks for a longer claim, so no other worker takes it over while it still runs.
+    lease: ClassVar[timedelta | None] = None
 
     def run(self, ctx: TaskContext) -> TaskResult:
         raise NotImplementedError
