@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from django.contrib import admin, messages
@@ -9,7 +10,16 @@ from django.utils.html import format_html
 
 from pipelines import actions
 from pipelines.documents import version_diff
-from pipelines.models import Execution, Pipeline, PipelineVersion, StageExecution
+from pipelines.models import (
+    Execution,
+    Pipeline,
+    PipelineTrigger,
+    PipelineVersion,
+    StageExecution,
+    TriggerEvaluation,
+    TriggerEvent,
+)
+from pipelines.triggers.secrets import mask_secrets
 from spinweb.admin import AuditedAdmin
 from spinweb.models import AuditSource
 
@@ -25,9 +35,15 @@ class ReadOnlyInline(admin.TabularInline[Any, Any]):
         return False
 
 
+def _masked_config(config: dict[str, Any]) -> str:
+    return format_html("<pre>{}</pre>", json.dumps(mask_secrets(config), indent=2, sort_keys=True))
+
+
 class VersionInline(ReadOnlyInline):
     model = PipelineVersion
-    fields = ["version", "saved_at", "saved_by"]
+    # saved_at is not editable, so a form may not list it; shown read-only instead.
+    fields = ("version", "saved_at", "saved_by")
+    readonly_fields = fields
 
 
 @admin.register(Pipeline)
@@ -38,8 +54,14 @@ class PipelineAdmin(AuditedAdmin):
     list_filter = ["application"]
     search_fields = ["name", "application__name"]
     list_select_related = ["application", "updated_by"]
-    readonly_fields = ["id", "application", "name", "config", "version", "created_at", "updated_at", "updated_by"]
+    # Listed explicitly so the raw config (with trigger secrets) is never a field of the page.
+    fields = ("id", "application", "name", "masked_config", "version", "created_at", "updated_at", "updated_by")
+    readonly_fields = fields
     inlines = [VersionInline]
+
+    @admin.display(description="Config (trigger secrets masked)")
+    def masked_config(self, row: Pipeline) -> str:
+        return _masked_config(row.config)
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
@@ -72,7 +94,12 @@ class PipelineVersionAdmin(admin.ModelAdmin[PipelineVersion]):
 
     list_filter = ["pipeline__application"]
     search_fields = ["pipeline__name"]
-    readonly_fields = ["pipeline", "version", "saved_at", "saved_by", "changes", "config"]
+    fields = ("pipeline", "version", "saved_at", "saved_by", "changes", "masked_config")
+    readonly_fields = fields
+
+    @admin.display(description="Config (trigger secrets masked)")
+    def masked_config(self, row: PipelineVersion) -> str:
+        return _masked_config(row.config)
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
@@ -108,3 +135,42 @@ class ExecutionAdmin(admin.ModelAdmin[Execution]):
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+
+class ReadOnlyAdmin(admin.ModelAdmin[Any]):
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+class EvaluationInline(ReadOnlyInline):
+    model = TriggerEvaluation
+    fields = ("application", "pipeline_name", "trigger_index", "outcome", "reason", "execution")
+    readonly_fields = fields
+
+
+@admin.register(TriggerEvent)
+class TriggerEventAdmin(ReadOnlyAdmin):
+    """Every trigger event, those no pipeline listened to included (they show nowhere else)."""
+
+    list_display = ["received_at", "kind", "source", "summary", "remote_address"]
+    list_filter = ["kind", "received_at"]
+    search_fields = ["source", "summary"]
+    readonly_fields = ["kind", "source", "received_at", "summary", "remote_address", "payload"]
+    inlines = [EvaluationInline]
+
+
+@admin.register(PipelineTrigger)
+class PipelineTriggerAdmin(ReadOnlyAdmin):
+    """The trigger index, rewritten on every pipeline save; cron rows show when they fire next."""
+
+    list_display = ["pipeline", "index", "type", "key", "enabled", "cron_expression", "time_zone", "next_fire_at"]
+    list_filter = ["type", "enabled"]
+    list_select_related = ["pipeline__application"]
+    search_fields = ["pipeline__name", "key"]
+    readonly_fields = [f.name for f in PipelineTrigger._meta.concrete_fields]

@@ -14,3 +14,5 @@ class PipelinesConfig(AppConfig):
         for module in settings.SPINWEB_EXTRA_STAGE_MODULES:
             import_module(module)
         import_module("pipelines.signals")
+        # Pipeline-completion triggers listen to execution_finished.
+        import_module("pipelines.triggers.completion")

@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from pipelines.models import Execution, Pipeline, StageExecution, TaskExecution
+from pipelines.triggers.secrets import mask_secrets
 
 
 def _time(moment: datetime | None) -> str | None:
@@ -16,7 +17,8 @@ def _time(moment: datetime | None) -> str | None:
 
 
 def pipeline_document(pipeline: Pipeline) -> dict[str, Any]:
-    return {**pipeline.document, "version": pipeline.version, "updateTs": _time(pipeline.updated_at)}
+    """The pipeline JSON for the API, the CLI and pages: trigger secrets masked."""
+    return {**mask_secrets(pipeline.document), "version": pipeline.version, "updateTs": _time(pipeline.updated_at)}
 
 
 def task_document(task: TaskExecution) -> dict[str, Any]:
@@ -87,10 +89,13 @@ def execution_summary(execution: Execution) -> dict[str, Any]:
 
 
 def version_diff(old: dict[str, Any], new: dict[str, Any], old_label: str, new_label: str) -> str:
-    """A unified diff of two pipeline versions' JSON, keys sorted so only real changes show."""
+    """A unified diff of two pipeline versions' JSON, keys sorted so only real changes show.
+
+    Trigger secrets are masked on both sides, so a changed secret does not show.
+    """
     lines = difflib.unified_diff(
-        json.dumps(old, indent=2, sort_keys=True).splitlines(),
-        json.dumps(new, indent=2, sort_keys=True).splitlines(),
+        json.dumps(mask_secrets(old), indent=2, sort_keys=True).splitlines(),
+        json.dumps(mask_secrets(new), indent=2, sort_keys=True).splitlines(),
         old_label,
         new_label,
         lineterm="",

@@ -50,7 +50,9 @@ class Pipeline(models.Model):
         return {**self.config, "id": str(self.id), "application": self.application.name, "name": self.name}
 
     def audit_snapshot(self) -> dict[str, Any]:
-        return {"name": self.name, "version": self.version, "config": self.config}
+        from pipelines.triggers.secrets import mask_secrets
+
+        return {"name": self.name, "version": self.version, "config": mask_secrets(self.config)}
 
 
 class PipelineVersion(models.Model):
@@ -210,3 +212,97 @@ def is_uuid(value: Any) -> bool:
     except ValueError:
         return False
     return True
+
+
+# Triggers (pipelines.triggers) ------------------------------------------------------------
+
+
+class PipelineTrigger(models.Model):
+    """One trigger of a pipeline's JSON, indexed so an event finds its candidates without reading
+    every pipeline. Rewritten on every save of the pipeline (``pipelines.triggers.index.sync``).
+
+    Cron rows of enabled triggers in enabled pipelines carry ``next_fire_at``; the sweeper claims
+    due rows under a row lock (``SKIP LOCKED``) and moves the time on before it starts the run.
+    """
+
+    pipeline = models.ForeignKey(Pipeline, on_delete=models.CASCADE, related_name="trigger_rows")
+    index = models.PositiveSmallIntegerField(help_text="Position in the pipeline's triggers[].")
+    trigger_id = models.CharField(max_length=255, blank=True)
+    type = models.CharField(max_length=32)
+    key = models.CharField(
+        max_length=255, blank=True, help_text="Webhook source, git provider or upstream pipeline id."
+    )
+    enabled = models.BooleanField(default=True)
+    cron_expression = models.CharField(max_length=255, blank=True)
+    time_zone = models.CharField(max_length=64, blank=True)
+    next_fire_at = models.DateTimeField(null=True, blank=True, db_index=True)
+
+    class Meta:
+        ordering = ["pipeline", "index"]
+        constraints = [models.UniqueConstraint(fields=["pipeline", "index"], name="unique_pipeline_trigger_index")]
+        indexes = [models.Index(fields=["type", "key"])]
+
+    def __str__(self) -> str:
+        return f"{self.type} trigger {self.index} of {self.pipeline_id}"
+
+
+class TriggerEvent(models.Model):
+    """Something that may start pipelines: a cron tick, a webhook call, a git push, a run's end.
+
+    Written once, with what came in (bounded, never a signature header or a secret).
+    """
+
+    class Kind(models.TextChoices):
+        CRON = "cron", "Cron"
+        WEBHOOK = "webhook", "Webhook"
+        GIT = "git", "Git push"
+        PIPELINE = "pipeline", "Pipeline completion"
+
+    kind = models.CharField(max_length=16, choices=Kind.choices, db_index=True)
+    source = models.CharField(max_length=255, help_text="Webhook source, git provider, cron trigger or ended run.")
+    received_at = models.DateTimeField(db_index=True)
+    payload = models.JSONField(default=dict, blank=True)
+    summary = models.TextField(help_text="What happened, as a sentence.")
+    remote_address = models.GenericIPAddressField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-received_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.source} at {self.received_at:%Y-%m-%d %H:%M:%S}"
+
+
+class TriggerEvaluationQuerySet(models.QuerySet["TriggerEvaluation"]):
+    def visible_to(self, user: AnyUser) -> TriggerEvaluationQuerySet:
+        return self.filter(application__in=Application.objects.visible_to(user).values("pk"))
+
+
+class TriggerEvaluation(models.Model):
+    """One trigger weighed against one event: fired (with its run), skipped, refused, or failed."""
+
+    class Outcome(models.TextChoices):
+        FIRED = "fired", "Fired"
+        SKIPPED = "skipped", "Skipped"
+        REFUSED = "refused", "Refused"
+        ERROR = "error", "Error"
+
+    event = models.ForeignKey(TriggerEvent, on_delete=models.CASCADE, related_name="evaluations")
+    application = models.ForeignKey(Application, on_delete=models.CASCADE, related_name="+")
+    pipeline = models.ForeignKey(Pipeline, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    pipeline_name = models.CharField(max_length=255, help_text="Kept when the pipeline is deleted.")
+    trigger_index = models.PositiveSmallIntegerField()
+    trigger_id = models.CharField(max_length=255, blank=True)
+    trigger_type = models.CharField(max_length=32)
+    outcome = models.CharField(max_length=16, choices=Outcome.choices)
+    reason = models.TextField(blank=True)
+    execution = models.ForeignKey(Execution, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField()
+
+    objects = TriggerEvaluationQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["application", "-created_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.pipeline_name}: {self.outcome}"

@@ -1,5 +1,5 @@
 """Start a sweeper thread in every django-q2 worker process, so any running cluster finds due
-waits and the tasks of dead workers without a separate process to deploy."""
+waits, the tasks of dead workers and due cron triggers without a separate process to deploy."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ logger = logging.getLogger(__name__)
 
 def sweep_forever(stop: threading.Event) -> None:
     from pipelines.engine.runner import sweep
+    from pipelines.triggers.scheduler import fire_due_crons
 
     while not stop.wait(settings.SPINWEB_SWEEP_SECONDS):
         try:
@@ -24,6 +25,10 @@ def sweep_forever(stop: threading.Event) -> None:
             sweep()
         except Exception:
             logger.exception("The pipeline sweeper failed; it tries again in %s s", settings.SPINWEB_SWEEP_SECONDS)
+        try:
+            fire_due_crons()
+        except Exception:
+            logger.exception("Firing cron triggers failed; it tries again in %s s", settings.SPINWEB_SWEEP_SECONDS)
 
 
 @receiver(post_spawn)

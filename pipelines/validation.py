@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import Any, Final, TypeAlias, TypeGuard
 
 from pipelines.graph import MAX_CYCLES_REPORTED, cycles
+from pipelines.triggers.checks import check_trigger
 
 __all__ = [
     "MAX_CYCLES_REPORTED",
@@ -258,7 +259,9 @@ def _option_values(param: dict[str, Any], path: str, issues: _Issues) -> list[st
 
 def _check_triggers(doc: dict[str, Any], issues: _Issues) -> None:
     for i, trigger in _objects(doc, "triggers", "", "Each trigger must be an object.", issues):
-        _require_text(trigger, "type", f"triggers[{i}]", issues)
+        if _require_text(trigger, "type", f"triggers[{i}]", issues):
+            for relative, message in check_trigger(trigger):
+                issues.add(_join(f"triggers[{i}]", relative), message)
 
 
 # Stages

@@ -108,7 +108,7 @@ def test_it_rejects_a_document_that_is_not_an_object(doc: Any) -> None:
         ({"triggers": ["cron"]}, "triggers[0]", "Each trigger must be an object."),
         ({"triggers": [{}]}, "triggers[0].type", "type is required."),
         ({"triggers": [{"type": 3}]}, "triggers[0].type", "type must be a string."),
-        ({"triggers": [{"type": "cron"}, {"type": ""}]}, "triggers[1].type", "type must not be empty."),
+        ({"triggers": [{"type": "manual"}, {"type": ""}]}, "triggers[1].type", "type must not be empty."),
         ({"notifications": "slack"}, "notifications", "notifications must be a list."),
         ({"notifications": [{}, []]}, "notifications[1]", "Each notification must be an object."),
         ({"limitConcurrent": "yes"}, "limitConcurrent", "limitConcurrent must be true or false."),
