@@ -18,13 +18,15 @@ from pipelines.engine.concurrency import may_start_now
 from pipelines.engine.dispatch import enqueue_after_commit
 from pipelines.engine.types import STAGE_TYPES
 from pipelines.expressions import check as check_expressions
-from pipelines.models import Execution, Pipeline, PipelineVersion, StageExecution, TaskExecution
+from pipelines.models import Execution, Pipeline, PipelineVersion, StageExecution, TaskExecution, is_uuid
 from pipelines.statuses import ACTIVE, COMPLETED, Status, swap
+from pipelines.triggers import index as trigger_index
+from pipelines.triggers.secrets import keep_secrets, mask_secrets, masked_paths
 from pipelines.validation import Issue, normalize_pipeline, stage_order, validate_pipeline
 from spinweb.actions import Conflict
 from spinweb.audit import record, snapshot
 from spinweb.models import AuditAction
-from spinweb.permissions import group_ids, is_admin
+from spinweb.permissions import Access, group_ids, is_admin
 
 if TYPE_CHECKING:
     from spinweb.permissions import AnyUser
@@ -57,7 +59,57 @@ def validate(document: Any, user: AnyUser | None = None) -> list[Issue]:
     applications = Application.objects.visible_to(user) if user is not None else Application.objects.all()
     if isinstance(name, str) and name and not applications.filter(name=name).exists():
         issues.append(Issue("application", f"There is no application named {name!r}."))
-    return issues
+    return issues + _linked_pipeline_issues(document, user)
+
+
+def _linked_pipeline_issues(document: Any, user: AnyUser | None) -> list[Issue]:
+    """Pipelines named by ``pipeline`` stages (run them: EXECUTE) and by pipeline-completion
+    triggers (follow them and receive their outputs: READ) exist, and ``user`` has that access.
+
+    Without a user only existence is checked. Values written as ``${…}`` are known only when the
+    stage runs, where the engine checks again (``pipelines.stages.pipeline.refusal_for``).
+    """
+    wanted = _linked_targets(document)
+    rows = Pipeline.objects.filter(pk__in=[pipeline_id for _, pipeline_id, _ in wanted.values()])
+    found = {str(row.pk): row for row in rows.select_related("application").prefetch_related("application__grants")}
+    issues = [_linked_issue(path, *target, found.get(target[1]), user) for path, target in wanted.items()]
+    return [issue for issue in issues if issue is not None]
+
+
+def _linked_targets(document: Any) -> dict[str, tuple[str, str, Access]]:
+    """{JSON path: (application, pipeline id, access needed)} of what the document links to."""
+    if not isinstance(document, dict):
+        return {}
+    wanted: dict[str, tuple[str, str, Access]] = {}
+    for key, kind, need in (("stages", "pipeline", Access.EXECUTE), ("triggers", "pipeline", Access.READ)):
+        items = document.get(key)
+        for index, item in enumerate(items if isinstance(items, list) else []):
+            target = _linked_target(item, kind, document)
+            if target is not None:
+                wanted[f"{key}[{index}].pipeline"] = (*target, need)
+    return wanted
+
+
+def _linked_target(item: Any, kind: str, document: dict[str, Any]) -> tuple[str, str] | None:
+    """(application, pipeline id) of a stage or trigger of type ``kind``, unless unknown until it runs."""
+    if not isinstance(item, dict) or item.get("type") != kind:
+        return None
+    application, pipeline_id = item.get("application") or document.get("application"), item.get("pipeline")
+    if not isinstance(application, str) or not isinstance(pipeline_id, str) or "${" in application + pipeline_id:
+        return None
+    return (application, pipeline_id) if is_uuid(pipeline_id) else None
+
+
+def _linked_issue(
+    path: str, application: str, pipeline_id: str, need: Access, row: Pipeline | None, user: AnyUser | None
+) -> Issue | None:
+    levels = row.application.levels_for(user) if row is not None and user is not None else {a.value for a in Access}
+    # What the user cannot see does not exist for them.
+    if row is None or row.application.name != application or Access.READ.value not in levels:
+        return Issue(path, f"There is no pipeline {pipeline_id!r} in application {application!r}.")
+    if need.value not in levels:
+        return Issue(path, f"You may not run pipelines of application {application}.")
+    return None
 
 
 # Saving pipelines ---------------------------------------------------------------------------
@@ -66,12 +118,13 @@ def validate(document: Any, user: AnyUser | None = None) -> list[Issue]:
 @transaction.atomic
 def save_pipeline(actor: AnyUser | None, document: Any, *, source: str) -> Pipeline:
     """Create or update (by id, else by application + name); every save is a new version."""
-    issues = validate(document)
+    issues = validate(document, actor)
     if issues:
         raise PipelineInvalid(issues)
     config = normalize_pipeline(document)
     application = Application.objects.get(name=config["application"])
     existing = _existing(application, config)
+    config = _with_kept_secrets(config, existing)
     stored = {key: value for key, value in config.items() if key not in {"id", "application", "name"}}
     user: Any = actor if actor is not None and actor.is_authenticated else None
     if existing is None:
@@ -91,7 +144,18 @@ def save_pipeline(actor: AnyUser | None, document: Any, *, source: str) -> Pipel
         pipeline = existing
         record(actor, AuditAction.UPDATE, pipeline, source=source, before=before, after=snapshot(pipeline))
     PipelineVersion.objects.create(pipeline=pipeline, version=pipeline.version, config=stored, saved_by=user)
+    trigger_index.sync(pipeline)
     return pipeline
+
+
+def _with_kept_secrets(config: dict[str, Any], existing: Pipeline | None) -> dict[str, Any]:
+    """A trigger secret sent back masked keeps the stored one; a mask with nothing stored is refused."""
+    config = keep_secrets(config, existing.config if existing is not None else {})
+    message = "secret is the mask of a stored secret, but no stored trigger matches this one; send the secret itself."
+    issues = [Issue(path, message) for path in masked_paths(config)]
+    if issues:
+        raise PipelineInvalid(issues)
+    return config
 
 
 def _existing(application: Application, config: dict[str, Any]) -> Pipeline | None:
@@ -101,6 +165,10 @@ def _existing(application: Application, config: dict[str, Any]) -> Pipeline | No
         if found is not None:
             if found.application_id != application.pk:
                 raise PipelineInvalid([Issue("id", "This pipeline id belongs to another application.")])
+            taken = Pipeline.objects.filter(application=application, name=config["name"]).exclude(pk=found.pk)
+            if found.name != config["name"] and taken.exists():
+                message = f"{application.name} already has a pipeline named {config['name']!r}."
+                raise PipelineInvalid([Issue("name", message)])
             return found
     return Pipeline.objects.select_for_update().filter(application=application, name=config["name"]).first()
 
@@ -174,14 +242,14 @@ def start_execution(
     trigger_doc = {
         "type": "manual",
         **(trigger or {}),
-        "user": _name(actor),
+        "user": _trigger_user(actor, trigger),
         "parameters": values,
     }
     execution = Execution.objects.create(
         application=pipeline.application,
         pipeline=pipeline,
         name=pipeline.name,
-        config=pipeline.document,
+        config=mask_secrets(pipeline.document),
         trigger=trigger_doc,
         trigger_type=str(trigger_doc["type"])[:32],
         started_by=user,
@@ -379,6 +447,14 @@ def _downstream(ref: str, stages: list[StageExecution]) -> set[str]:
                 found.add(row.ref_id)
                 frontier.append(row.ref_id)
     return found
+
+
+def _trigger_user(actor: AnyUser | None, trigger: dict[str, Any] | None) -> str:
+    """Who started the run: the actor; with none, the user label a trigger carries, else system."""
+    label = (trigger or {}).get("user")
+    if actor is None and isinstance(label, str) and label:
+        return label
+    return _name(actor)
 
 
 def _name(actor: AnyUser | None) -> str:

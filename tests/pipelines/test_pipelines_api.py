@@ -141,3 +141,13 @@ def test_it_lists_executions_by_status(developer: User, saved: dict[str, Any], o
     assert client.get("/api/v1/executions/?status=RUNNING").json()["count"] == 1
     assert client.get("/api/v1/executions/?status=SUCCEEDED").json()["count"] == 0
     assert api_as(outsider).get("/api/v1/executions/").json()["count"] == 0
+
+
+def test_it_refuses_renaming_onto_another_pipelines_name(developer: User, saved: dict[str, Any]) -> None:
+    api_as(developer).post(URL, document(name="hotfix"), format="json")
+
+    response = api_as(developer).put(f"{URL}{saved['id']}/", {**saved, "name": "hotfix"}, format="json")
+
+    assert response.status_code == 400
+    assert response.json()["errors"] == [{"field": "name", "message": "shop already has a pipeline named 'hotfix'."}]
+    assert Pipeline.objects.get(pk=saved["id"]).name == "release"
