@@ -15,8 +15,10 @@ Every test under ``tests/e2e`` gets the ``e2e`` marker (``-m "not e2e"`` leaves 
 from __future__ import annotations
 
 import re
-from collections.abc import Generator, Iterator
+import threading
+from collections.abc import Generator, Iterable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from playwright.sync_api import Browser, Page, Playwright, expect, sync_playwright
@@ -118,3 +120,82 @@ def _screenshot(page: Page, request: pytest.FixtureRequest, report: pytest.TestR
         note = f"{path} (at {page.url})"
     # Failures are printed at the end of the run, so a section added now still shows with the failure.
     report.sections.append(("screenshot", note))
+
+
+class EnginePump:
+    """The real engine, in-process: a thread runs whatever tasks are due until the test ends.
+
+    Nothing else runs the engine under the live server (no django-q2 cluster, dispatch "none").
+    ``lock`` is held while the thread works and around every request the live server answers,
+    so they never interleave: with the in-memory SQLite of the tests, the server's threads and
+    this one share one connection (as pytest-django shares it with the server). A test that
+    writes rows while the pump runs takes ``lock`` too.
+    """
+
+    def __init__(self, live_server: LiveServer) -> None:
+        self.lock = threading.RLock()
+        self.errors: list[BaseException] = []
+        self._stop = threading.Event()
+        self._shared = dict(live_server.thread.connections_override)
+        self._thread = threading.Thread(target=self._run, name="engine-pump", daemon=True)
+
+    def _run(self) -> None:
+        from django.db import connections
+
+        from pipelines.engine.runner import run_due_tasks
+
+        for alias, connection in self._shared.items():
+            connections[alias] = connection
+        try:
+            while not self._stop.wait(0.05):
+                with self.lock:
+                    run_due_tasks()
+        except BaseException as exc:  # re-raised in the test's thread at teardown
+            self.errors.append(exc)
+        finally:
+            if not self._shared:
+                connections.close_all()
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop and join the thread; an error it met fails the test."""
+        self._stop.set()
+        self._thread.join(timeout=30)
+        assert not self._thread.is_alive(), "the engine thread did not stop"
+        if self.errors:
+            raise self.errors[0]
+
+    def serialize(self, app: Any) -> Any:
+        """The live server's WSGI app, answering one request at a time under ``lock``."""
+
+        def serialized(environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
+            with self.lock:
+                result = app(environ, start_response)
+                try:
+                    return list(result)
+                finally:
+                    close = getattr(result, "close", None)
+                    if close is not None:
+                        close()
+
+        return serialized
+
+
+@pytest.fixture
+def engine(live_server: LiveServer, transactional_db: None, settings: Any) -> Iterator[EnginePump]:
+    """Runs the engine in a thread for the test (stopped and joined at teardown); see EnginePump."""
+    settings.SPINWEB_ENGINE_DISPATCH = "none"
+    pump = EnginePump(live_server)
+    httpd = live_server.thread.httpd
+    app = httpd.get_app()
+    httpd.set_app(pump.serialize(app))
+    pump.start()
+    try:
+        yield pump
+    finally:
+        try:
+            pump.stop()
+        finally:
+            httpd.set_app(app)
