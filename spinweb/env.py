@@ -110,11 +110,20 @@ def secret_key(folder: Path) -> str:
     return key
 
 
+# The web server and every worker write to one SQLite file. A transaction takes the write lock
+# when it begins (IMMEDIATE), so a writer waits its turn (up to the timeout) instead of failing
+# with "database is locked" when two read-then-write transactions meet; WAL lets pages read
+# while a worker writes.
+SQLITE: dict[str, Any] = {
+    "OPTIONS": {"transaction_mode": "IMMEDIATE", "timeout": 20, "init_command": "PRAGMA journal_mode=WAL;"}
+}
+
+
 def database(folder: Path) -> dict[str, Any]:
     """DATABASE_URL (PostgreSQL or SQLite), else a SQLite file in the data folder."""
     raw = env_str("DATABASE_URL", "")
     if not raw:
-        return {"ENGINE": "django.db.backends.sqlite3", "NAME": str(folder / "spinweb.sqlite3")}
+        return {"ENGINE": "django.db.backends.sqlite3", "NAME": str(folder / "spinweb.sqlite3"), **SQLITE}
     scheme = urlsplit(raw).scheme
     if scheme not in {"postgres", "postgresql", "pgsql", "sqlite"}:
         raise ImproperlyConfigured(
@@ -123,7 +132,7 @@ def database(folder: Path) -> dict[str, Any]:
     config: dict[str, Any] = dict(dj_database_url.parse(raw, conn_max_age=60, conn_health_checks=True))
     if scheme != "sqlite" and not config.get("NAME"):
         raise ImproperlyConfigured("DATABASE_URL must name a database, e.g. postgres://user@host:5432/spinweb.")
-    return config
+    return {**config, **SQLITE} if scheme == "sqlite" else config
 
 
 def redis_url() -> str:
