@@ -11,6 +11,7 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any, Final
 
+from pipelines.triggers import patterns
 from pipelines.triggers.cron import CronError, parse, time_zone
 from pipelines.triggers.matching import constraint_problem
 
@@ -105,11 +106,8 @@ def _git(trigger: Mapping[str, Any]) -> Problems:
 def _regex(key: str, pattern: Any) -> Problems:
     if not isinstance(pattern, str):
         return [(key, f"{key} must be a regular expression, as a string.")]
-    try:
-        re.compile(pattern)
-    except re.error as exc:
-        return [(key, f"{key} {pattern!r} is not a valid regular expression: {exc}.")]
-    return []
+    reason = patterns.problem(pattern)
+    return [] if reason is None else [(key, f"{key} {pattern!r} is not a valid regular expression: {reason}.")]
 
 
 def _completion(trigger: Mapping[str, Any]) -> Problems:

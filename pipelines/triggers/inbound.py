@@ -7,11 +7,11 @@ from the answer, though recorded like any other).
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from typing import Any
 
 from pipelines.models import TriggerEvent
+from pipelines.triggers import patterns
 from pipelines.triggers.fire import (
     Candidate,
     Outcome,
@@ -114,6 +114,12 @@ def _branch_problem(trigger: Mapping[str, Any], push: Push) -> str | None:
         return f"The push deleted the branch {push.branch}."
     pattern = trigger.get("branch")
     # The whole branch name must match, as in Spinnaker (Java's matches()).
-    if pattern and re.fullmatch(str(pattern), push.branch) is None:
+    if not pattern:
+        return None
+    try:
+        found = patterns.fullmatch(str(pattern), push.branch)
+    except patterns.TooSlow as exc:
+        return f"branch: {exc}"
+    if not found:
         return f"branch {push.branch!r} does not match {pattern!r}."
     return None

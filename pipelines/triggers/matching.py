@@ -2,7 +2,7 @@
 
 A constraint is ``{key: regex}``. The key is a top-level key of the payload, or a JSONPath-style
 path into it (``$.repository.name``, ``commits[0].author.name``, ``$['odd key']``). It matches when
-the value there, as text, contains a match of the regex (``re.search``, like Spinnaker's Java
+the value there, as text, contains a match of the regex (a regex search, like Spinnaker's Java
 ``find``); a missing key or a null value does not match. Objects and lists read as compact JSON,
 booleans as ``true``/``false``, like the JSON they came from.
 """
@@ -13,6 +13,8 @@ import json
 import re
 from collections.abc import Mapping
 from typing import Any, Final
+
+from pipelines.triggers import patterns
 
 _SEGMENT_RE: Final = re.compile(r"\.(?P<name>[^.\[\]]+)|\[(?P<index>\d+)\]|\[(?P<quote>['\"])(?P<key>.*?)(?P=quote)\]")
 _MISSING: Final = object()
@@ -77,11 +79,8 @@ def constraint_problem(key: Any, pattern: Any) -> str | None:
         return str(exc)
     if not isinstance(pattern, str):
         return f"The constraint on {key!r} must be a regular expression, as a string."
-    try:
-        re.compile(pattern)
-    except re.error as exc:
-        return f"{pattern!r} is not a valid regular expression: {exc}."
-    return None
+    reason = patterns.problem(pattern)
+    return None if reason is None else f"{pattern!r} is not a valid regular expression: {reason}."
 
 
 def mismatch(constraints: Mapping[str, Any], payload: Mapping[str, Any]) -> str | None:
@@ -91,7 +90,11 @@ def mismatch(constraints: Mapping[str, Any], payload: Mapping[str, Any]) -> str 
         if value is _MISSING or value is None:
             return f"payloadConstraints.{key}: the payload has no {key}."
         text = as_text(value)
-        if re.search(str(pattern), text) is None:
+        try:
+            found = patterns.search(str(pattern), text)
+        except patterns.TooSlow as exc:
+            return f"payloadConstraints.{key}: {exc}"
+        if not found:
             shown = text if len(text) <= 80 else text[:77] + "..."
             return f"payloadConstraints.{key}: {shown!r} does not match {pattern!r}."
     return None

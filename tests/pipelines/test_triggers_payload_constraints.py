@@ -10,6 +10,7 @@ from django.contrib.auth.models import User
 
 from applications.models import Application
 from pipelines.models import Pipeline
+from pipelines.triggers import patterns
 from pipelines.triggers.matching import mismatch
 from tests.conftest import api_as, message_for
 
@@ -78,3 +79,10 @@ def test_it_refuses_bad_constraints_when_the_pipeline_is_saved(developer: User, 
     assert "cannot be followed" in message_for(body, 'triggers[0].payloadConstraints["a..b"]')
     assert "must be a regular expression" in message_for(body, "triggers[0].payloadConstraints.ok")
     assert not Pipeline.objects.exists()
+
+
+def test_it_stops_a_runaway_branch_regex_too() -> None:
+    # Git triggers match whole branch names; the same time limit applies.
+    with pytest.raises(patterns.TooSlow, match=r"took longer than 0\.1 s"):
+        patterns.fullmatch("(a|aa)+", "a" * 60 + "!")
+    assert patterns.fullmatch("(a|aa)+", "aaa") is True

@@ -4,6 +4,7 @@ that source and whose constraints the payload meets, and records why the others 
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -151,3 +152,20 @@ def test_it_shows_calls_no_trigger_listens_to_in_the_admin_only(
         assert page.status_code == 200
         assert event.source.encode() in page.content
     assert b"nobody-listens" not in browser_as(viewer).get("/applications/shop/triggers/").content
+
+
+def test_it_gives_up_on_a_regex_that_a_crafted_payload_makes_run_for_ever(hook: Callable[..., Pipeline]) -> None:
+    # Overlapping alternatives under repetition backtrack exponentially: without a time limit
+    # this value holds the request for hours. Anyone may call the endpoint, so the limit is what
+    # keeps it answering.
+    hook(payloadConstraints={"name": "^(a|aa)+$"})
+    started = time.monotonic()
+
+    response = post("deploy-hook", {"name": "a" * 60 + "!"})
+
+    assert time.monotonic() - started < 5
+    assert response.status_code == 200
+    assert response.json()["fired"] == []
+    (skipped,) = response.json()["skipped"]
+    assert "took longer than 0.1 s on this value, so it counts as no match" in skipped["reason"]
+    assert not Execution.objects.exists()
