@@ -172,3 +172,15 @@ def q_cluster(redis: str, workers: int, timeout: int, name: str = "spinweb") -> 
         config["orm"] = "default"
         config["poll"] = 0.5
     return config
+
+
+def port_range(name: str, default: str) -> tuple[int, int]:
+    """``LOW-HIGH`` TCP ports, 1024 < LOW <= HIGH < 65536, with at least 10 ports."""
+    raw = env_str(name, default) or default
+    low, _, high = raw.partition("-")
+    if not (low.strip().isdigit() and high.strip().isdigit()):
+        raise ImproperlyConfigured(f"{name} must be a port range like 20000-29999, not {raw!r}.")
+    first, last = int(low), int(high)
+    if not (1024 < first <= last < 65536) or last - first < 9:
+        raise ImproperlyConfigured(f"{name} must be at least 10 ports between 1025 and 65535, not {raw!r}.")
+    return first, last

@@ -164,6 +164,11 @@ SPINWEB_CRON_TIME_ZONE = env.time_zone("SPINWEB_CRON_TIME_ZONE", "UTC")
 SPINWEB_WEBHOOK_MAX_BYTES = env.env_int("SPINWEB_WEBHOOK_MAX_BYTES", 1_048_576, minimum=1024, maximum=64 * 1_048_576)
 SPINWEB_WEBHOOK_ALLOWED_HOSTS = env.env_list("SPINWEB_WEBHOOK_ALLOWED_HOSTS", ["*"])
 
+# The local provider: its supervisor keeps its state, control socket, logs and load balancer
+# configs here, and instances and load balancers listen on loopback ports in this range.
+SPINWEB_LOCAL_HOME = Path(env.env_str("SPINWEB_LOCAL_HOME", str(DATA_DIR / "local")))
+SPINWEB_LOCAL_PORTS = env.port_range("SPINWEB_LOCAL_PORTS", "20000-29999")
+
 # Where kubeconfig-context credential references are looked up.
 SPINWEB_KUBECONFIG = env.env_str("SPINWEB_KUBECONFIG", env.env_str("KUBECONFIG", "~/.kube/config"))
 

@@ -130,3 +130,10 @@ def test_it_rejects_a_truncated_secret_key_file(tmp_path: Path, monkeypatch: pyt
     (tmp_path / "secret_key").write_text("abc\n")
     with pytest.raises(ImproperlyConfigured, match="shorter than 32 characters"):
         env.secret_key(tmp_path)
+
+
+@pytest.mark.parametrize("value", ["20000", "abc-def", "80-90", "30000-20000", "20000-20005", "60000-70000"])
+def test_it_refuses_a_bad_local_port_range(tmp_path: Path, value: str) -> None:
+    result = run_manage(tmp_path, "check", SPINWEB_LOCAL_PORTS=value)
+    assert result.returncode != 0
+    assert "SPINWEB_LOCAL_PORTS must be" in result.stderr
