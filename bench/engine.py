@@ -114,16 +114,23 @@ def run(args: argparse.Namespace, serve: subprocess.Popen[bytes]) -> None:
         f"({args.workers} workers, {args.broker} broker, PostgreSQL)"
     )
     peak_running, peak_rss, peak_pss = 0, 0, 0
+    peak_roles: dict[str, int] = {}
     deadline = time.monotonic() + args.timeout
     while time.monotonic() < deadline:
         running = Execution.objects.filter(status="RUNNING").count()
         peak_running = max(peak_running, running)
         rss, pss = tree_memory(serve.pid)
         peak_rss, peak_pss = max(peak_rss, rss), max(peak_pss, pss)
+        for role, value in role_rss(serve.pid).items():
+            peak_roles[role] = max(peak_roles.get(role, 0), value)
         if not Execution.objects.filter(status__in=["RUNNING", "NOT_STARTED", "BUFFERED"]).exists():
             break
         time.sleep(0.5)  # sampling interval of the benchmark's own monitor
     report(Execution, StageExecution, TaskExecution, peak_running, peak_rss, peak_pss)
+    print(
+        "peak RSS by role         "
+        + "   ".join(f"{role} {value / 1024 / 1024:.1f} MB" for role, value in sorted(peak_roles.items()))
+    )
 
 
 def report(
@@ -191,6 +198,27 @@ def tree_memory(root: int) -> tuple[int, int]:
         values = {line.split(":")[0]: int(line.split()[1]) * 1024 for line in rollup[1:] if line.endswith("kB")}
         rss, pss = rss + values.get("Rss", 0), pss + values.get("Pss", 0)
     return rss, pss
+
+
+def role_rss(web: int) -> dict[str, int]:
+    """RSS of the web server, of the django-q2 workers, and of the cluster's other processes
+    (sentinel, pusher, monitor), using the pids the cluster publishes in its status."""
+    from django_q.status import Stat
+
+    infra = "cluster (sentinel, pusher, monitor)"
+    roles = {"web": _rss(web), "workers": 0, infra: 0}
+    for stat in Stat.get_all():
+        roles["workers"] += sum(_rss(pid) for pid in stat.workers)
+        roles[infra] += sum(_rss(pid) for pid in (stat.sentinel, stat.pusher, stat.monitor))
+    return roles
+
+
+def _rss(pid: int) -> int:
+    try:
+        rollup = Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines()
+    except OSError:
+        return 0
+    return next((int(line.split()[1]) * 1024 for line in rollup if line.startswith("Rss:")), 0)
 
 
 def free_port() -> int:
