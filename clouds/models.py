@@ -12,7 +12,7 @@ from django.db import models
 
 from applications.models import Application
 from clouds import naming
-from clouds.credentials import CredentialsKind, raise_for_reference
+from clouds.credentials import ENV_NAME_RE, CredentialsKind, raise_for_reference, secret_kind
 from spinweb.permissions import Access, Need, get_owned, grant_filter, has_perm, is_admin, levels_of, require
 
 if TYPE_CHECKING:
@@ -40,6 +40,91 @@ def validate_regions(value: Any) -> None:
             )
     if len(set(value)) != len(value):
         raise ValidationError("Each region or namespace may appear only once.")
+
+
+ARTIFACT_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")
+ARTIFACT_PLACEHOLDERS = ("{port}", "{python}", "{version}")
+ARTIFACT_KEYS = {"command", "env", "allowedEnvironment", "description"}
+RESERVED_ENV_PREFIX = "SPINWEB_"
+
+
+def artifact_errors(provider: str, artifacts: Any) -> list[tuple[str, str]]:
+    """Problems with an account's named artifacts as (JSON path, sentence); empty when usable.
+
+    Commands may use only the ``{port}``, ``{python}`` and ``{version}`` placeholders, and
+    environment values only ``{python}`` and ``{version}``; values that look like secrets are
+    refused, because accounts are shown to everyone who can read them.
+    """
+    if not isinstance(artifacts, dict):
+        return [("", "Give an object of named artifacts.")]
+    if artifacts and provider != ProviderKind.LOCAL:
+        return [("", "Only local accounts run named artifacts; leave this empty.")]
+    errors: list[tuple[str, str]] = []
+    for name, artifact in artifacts.items():
+        if not ARTIFACT_NAME_RE.match(name):
+            errors.append((name, "An artifact name uses letters, digits, '.', '_' and '-' (at most 63)."))
+        elif not isinstance(artifact, dict):
+            errors.append((name, 'Give an object with "command", "env", "allowedEnvironment" and "description".'))
+        else:
+            errors += [(f"{name}{path}", message) for path, message in _one_artifact_errors(artifact)]
+    return errors
+
+
+def _one_artifact_errors(artifact: dict[str, Any]) -> list[tuple[str, str]]:
+    unknown = [key for key in artifact if key not in ARTIFACT_KEYS]
+    errors = [(f".{key}", "Unknown key; use command, env, allowedEnvironment and description.") for key in unknown]
+    errors += _command_errors(artifact.get("command"))
+    errors += _env_errors(artifact.get("env", {}))
+    allowed = artifact.get("allowedEnvironment", [])
+    if not isinstance(allowed, list):
+        errors.append((".allowedEnvironment", "Give a list of environment variable names."))
+    else:
+        errors += [
+            (f".allowedEnvironment[{i}]", message) for i, key in enumerate(allowed) if (message := _env_name_error(key))
+        ]
+    if not isinstance(artifact.get("description", ""), str):
+        errors.append((".description", "Give text."))
+    return errors
+
+
+def _command_errors(command: Any) -> list[tuple[str, str]]:
+    if not isinstance(command, list) or not command:
+        return [(".command", 'Give the command as a non-empty list of arguments, e.g. ["{python}", "app.py"].')]
+    errors = []
+    for index, argument in enumerate(command):
+        if not isinstance(argument, str) or not argument:
+            errors.append((f".command[{index}]", "Each argument is a non-empty string."))
+        elif _stray_braces(argument, ARTIFACT_PLACEHOLDERS):
+            errors.append((f".command[{index}]", "The only placeholders are {port}, {python} and {version}."))
+    return errors
+
+
+def _env_errors(env: Any) -> list[tuple[str, str]]:
+    if not isinstance(env, dict):
+        return [(".env", "Give an object of environment variables.")]
+    errors = [(f".env.{key}", message) for key in env if (message := _env_name_error(key))]
+    for key, value in env.items():
+        if not isinstance(value, str):
+            errors.append((f".env.{key}", "Give the value as a string."))
+        elif _stray_braces(value, ("{python}", "{version}")):
+            errors.append((f".env.{key}", "The only placeholders in values are {python} and {version}."))
+        elif found := secret_kind(value):
+            errors.append((f".env.{key}", f"This looks like a secret ({found}); accounts never hold secrets."))
+    return errors
+
+
+def _env_name_error(key: Any) -> str | None:
+    if not isinstance(key, str) or not ENV_NAME_RE.match(key):
+        return "Not an environment variable name (letters, digits and underscores)."
+    if key.upper().startswith(RESERVED_ENV_PREFIX):
+        return f"Names starting with {RESERVED_ENV_PREFIX} are set by Spinweb itself."
+    return None
+
+
+def _stray_braces(value: str, placeholders: tuple[str, ...]) -> bool:
+    for placeholder in placeholders:
+        value = value.replace(placeholder, "")
+    return "{" in value or "}" in value
 
 
 class AccountQuerySet(models.QuerySet["Account"]):
@@ -74,6 +159,15 @@ class Account(models.Model):
         help_text="Environment variable name, file path or kubeconfig context; never a secret.",
     )
     description = models.TextField(blank=True)
+    artifacts = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text=(
+            'Local accounts: the commands a pipeline may deploy, by name: {"name": {"command": [argv with '
+            '{port}, {python}, {version}], "env": {}, "allowedEnvironment": [names a deploy may set], '
+            '"description": ""}}. Never put secrets here.'
+        ),
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -87,6 +181,11 @@ class Account(models.Model):
 
     def clean(self) -> None:
         raise_for_reference(self.provider, self.credentials_kind, self.credentials_ref)
+        if self.artifacts is None:
+            self.artifacts = {}
+        errors = artifact_errors(self.provider, self.artifacts)
+        if errors:
+            raise ValidationError({"artifacts": [f"{path}: {m}" if path else m for path, m in errors]})
 
     @property
     def permissions(self) -> dict[str, list[str]]:
@@ -122,6 +221,7 @@ class Account(models.Model):
             "credentials_kind": self.credentials_kind,
             "credentials_ref": self.credentials_ref,
             "description": self.description,
+            "artifacts": self.artifacts,
             "permissions": self.permissions,
         }
 
@@ -230,6 +330,7 @@ class ServerGroup(models.Model):
     health = models.CharField(max_length=12, choices=Health.choices, default=Health.UNKNOWN)
     instance_counts = models.JSONField(default=empty_instance_counts)
     provider_id = models.CharField(max_length=255, blank=True)
+    instances = models.JSONField(default=list, blank=True, help_text='[{"id", "address", "health"}] as last seen.')
     load_balancers: models.ManyToManyField[LoadBalancer, Any] = models.ManyToManyField(
         "LoadBalancer", blank=True, related_name="server_groups"
     )
@@ -334,6 +435,31 @@ class LoadBalancer(models.Model):
             "region": self.region,
             "address": self.address,
         }
+
+
+class ProviderOperation(models.Model):
+    """One mutating provider call, keyed by the caller's idempotency key.
+
+    Created before the call acts (a creation also records the server group name it chose in
+    ``request``) and completed with the call's JSON ``result``, or ``{"error": ...}`` for a
+    permanent failure. A repeated call with the same key returns the recorded result.
+    """
+
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="provider_operations")
+    key = models.CharField(max_length=255)
+    operation = models.CharField(max_length=64)
+    target = models.CharField(max_length=512, help_text="What it acts on, e.g. shop-web-v003@local.")
+    request = models.JSONField(default=dict, blank=True)
+    result = models.JSONField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["account", "key"], name="unique_provider_operation_key")]
+        indexes = [models.Index(fields=["account", "operation", "completed_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.operation} {self.target}"
 
 
 def get_account_for_user(user: AnyUser, name: str, need: Need = "read") -> Account:

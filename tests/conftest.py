@@ -39,6 +39,13 @@ def _fast_password_hashing(settings: Any) -> None:
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
+@pytest.fixture(autouse=True)
+def _own_local_home(settings: Any, tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Never the real ``data/local``: a local-provider supervisor running there for a demo must
+    not be read into, or changed by, a test. Tests that run a supervisor point this at theirs."""
+    settings.SPINWEB_LOCAL_HOME = tmp_path_factory.mktemp("local-home")
+
+
 @pytest.fixture
 def groups(db: None) -> dict[str, Group]:
     names = ["shop-devs", "shop-viewers", "blog-readers"]

@@ -7,7 +7,7 @@ from rest_framework import serializers
 
 from clouds.actions import ACCOUNT_LEVELS
 from clouds.credentials import check_reference
-from clouds.models import Account, Cluster, LoadBalancer, ServerGroup
+from clouds.models import Account, Cluster, LoadBalancer, ServerGroup, artifact_errors
 from spinweb.permissions import resolve_groups
 
 
@@ -26,6 +26,7 @@ class AccountSerializer(serializers.ModelSerializer[Account]):
             "credentials_kind",
             "credentials_ref",
             "description",
+            "artifacts",
             "permissions",
             "created_at",
             "updated_at",
@@ -40,6 +41,16 @@ class AccountSerializer(serializers.ModelSerializer[Account]):
             return value
         if Account.objects.filter(name=value).exists():
             raise serializers.ValidationError(f"An account named {value!r} already exists.")
+        return value
+
+    def validate_artifacts(self, value: Any) -> Any:
+        provider = self.initial_data.get("provider", getattr(self.instance, "provider", "local"))
+        errors = artifact_errors(str(provider), value)
+        whole = [message for path, message in errors if not path]
+        if whole:
+            raise serializers.ValidationError(whole)
+        if errors:
+            raise serializers.ValidationError(dict(errors))
         return value
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
