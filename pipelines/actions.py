@@ -13,6 +13,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 
 from applications.models import Application
+from clouds.stages.permissions import account_issues
 from pipelines.engine import clock, runner
 from pipelines.engine.concurrency import may_start_now
 from pipelines.engine.dispatch import enqueue_after_commit
@@ -59,7 +60,7 @@ def validate(document: Any, user: AnyUser | None = None) -> list[Issue]:
     applications = Application.objects.visible_to(user) if user is not None else Application.objects.all()
     if isinstance(name, str) and name and not applications.filter(name=name).exists():
         issues.append(Issue("application", f"There is no application named {name!r}."))
-    return issues + _linked_pipeline_issues(document, user)
+    return issues + _linked_pipeline_issues(document, user) + account_issues(document, user)
 
 
 def _linked_pipeline_issues(document: Any, user: AnyUser | None) -> list[Issue]:
@@ -260,6 +261,33 @@ def start_execution(
     else:
         swap(Execution.objects, execution.pk, [Status.NOT_STARTED], Status.BUFFERED)
     record(actor, AuditAction.RUN, execution, source=source, detail=f"{pipeline.name} with {values}")
+    return execution
+
+
+@transaction.atomic
+def start_orchestration(
+    actor: AnyUser | None, application: Application, *, name: str, stages: list[dict[str, Any]], source: str
+) -> Execution:
+    """Run stages without a pipeline (Spinnaker's ad-hoc "Tasks"): an execution with no pipeline,
+    no concurrency limit, begun at once. The stages are checked as a pipeline's would be at save.
+    """
+    document = normalize_pipeline({"application": application.name, "name": name, "stages": stages})
+    issues = validate(document, actor)
+    if issues:
+        raise PipelineInvalid(issues)
+    config = {"name": name, "stages": document["stages"], "limitConcurrent": False, "type": "orchestration"}
+    user: Any = actor if actor is not None and actor.is_authenticated else None
+    execution = Execution.objects.create(
+        application=application,
+        pipeline=None,
+        name=name,
+        config=config,
+        trigger={"type": "manual", "user": _name(actor), "parameters": {}},
+        started_by=user,
+    )
+    _create_stages(execution, config["stages"])
+    runner.begin(execution)
+    record(actor, AuditAction.RUN, execution, source=source, detail=name)
     return execution
 
 

@@ -12,6 +12,7 @@ urlpatterns = [
     path("healthz", views.healthz, name="healthz"),
     path("applications/", include("applications.urls")),
     path("applications/", include("pipelines.urls")),
+    path("applications/", include("clouds.urls")),
     path("admin/", admin.site.urls),
     path("api/v1/", include(("spinweb.api.urls", "api"), namespace="api")),
 ]

@@ -4,7 +4,10 @@ from typing import Any, cast
 
 import django_filters
 from django.db.models import QuerySet
-from rest_framework import status, viewsets
+from django.urls import reverse
+from drf_spectacular.utils import extend_schema, inline_serializer
+from rest_framework import serializers, status, viewsets
+from rest_framework.decorators import action
 from rest_framework.exceptions import PermissionDenied
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -21,8 +24,18 @@ from clouds.models import (
     get_load_balancer_for_user,
     get_server_group_for_user,
 )
+from pipelines.models import Execution
 from spinweb.api import need_for
 from spinweb.models import AuditSource
+
+OPERATION_STARTED = inline_serializer(
+    "OperationStarted",
+    {
+        "execution": serializers.UUIDField(help_text="The orchestration that runs the operation."),
+        "url": serializers.URLField(help_text="The execution in the API: poll it to follow the operation."),
+        "page": serializers.URLField(help_text="The execution's page in the UI."),
+    },
+)
 
 
 class AccountViewSet(viewsets.ModelViewSet[Account]):
@@ -125,6 +138,66 @@ class ServerGroupViewSet(viewsets.ReadOnlyModelViewSet[ServerGroup]):
 
     def get_object(self) -> ServerGroup:
         return get_server_group_for_user(self.request.user, self.kwargs["pk"], need_for(self.request))
+
+    def _operate(self, request: Request, operation: str, **fields: Any) -> Response:
+        """Start the operation as an orchestration and answer where to follow it (202)."""
+        group = get_server_group_for_user(request.user, self.kwargs["pk"], "execute")
+        execution = actions.run_server_group_operation(request.user, group, operation, source=AuditSource.API, **fields)
+        return Response(_started(request, execution), status=status.HTTP_202_ACCEPTED)
+
+    @extend_schema(
+        request=inline_serializer(
+            "ResizeRequest", {"capacity": serializers.JSONField(help_text="{min, max, desired}")}
+        ),
+        responses={202: OPERATION_STARTED},
+    )
+    @action(detail=True, methods=["post"])
+    def resize(self, request: Request, pk: str, **kwargs: Any) -> Response:
+        """Resize to ``{"capacity": {"min": 1, "max": 3, "desired": 2}}``."""
+        return self._operate(request, "resize", capacity=_body(request).get("capacity"))
+
+    @extend_schema(request=None, responses={202: OPERATION_STARTED})
+    @action(detail=True, methods=["post"])
+    def enable(self, request: Request, pk: str, **kwargs: Any) -> Response:
+        """Put the server group back into its load balancers."""
+        return self._operate(request, "enable")
+
+    @extend_schema(request=None, responses={202: OPERATION_STARTED})
+    @action(detail=True, methods=["post"])
+    def disable(self, request: Request, pk: str, **kwargs: Any) -> Response:
+        """Take the server group out of its load balancers; requests in flight finish."""
+        return self._operate(request, "disable")
+
+    @extend_schema(request=None, responses={202: OPERATION_STARTED})
+    @action(detail=True, methods=["post"])
+    def rollback(self, request: Request, pk: str, **kwargs: Any) -> Response:
+        """Enable the server group created before this one, then disable this one."""
+        return self._operate(request, "rollback")
+
+    @extend_schema(
+        request=inline_serializer(
+            "DestroyRequest", {"confirm": serializers.CharField(help_text="The server group's name.")}
+        ),
+        responses={202: OPERATION_STARTED},
+    )
+    # Not named "destroy": that name belongs to DELETE on the resource, which stays unsupported.
+    @action(detail=True, methods=["post"], url_path="destroy", url_name="destroy")
+    def destroy_group(self, request: Request, pk: str, **kwargs: Any) -> Response:
+        """Stop every instance and remove the server group: ``{"confirm": "<its name>"}``."""
+        return self._operate(request, "destroy", confirm=_body(request).get("confirm"))
+
+
+def _body(request: Request) -> dict[str, Any]:
+    return request.data if isinstance(request.data, dict) else {}
+
+
+def _started(request: Request, execution: Execution) -> dict[str, str]:
+    page = reverse("pipelines:execution", kwargs={"name": execution.application.name, "execution_id": execution.pk})
+    return {
+        "execution": str(execution.pk),
+        "url": request.build_absolute_uri(reverse("api:execution-detail", kwargs={"pk": execution.pk})),
+        "page": request.build_absolute_uri(page),
+    }
 
 
 class LoadBalancerFilter(django_filters.FilterSet):

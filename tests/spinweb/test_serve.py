@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -20,6 +22,7 @@ from pathlib import Path
 
 import pytest
 
+from clouds.providers.local.runtime.client import SupervisorClient
 from tests.components import require_redis
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -42,6 +45,8 @@ def environment(data_dir: Path, redis_url: str | None) -> dict[str, str]:
     env["SPINWEB_DATA_DIR"] = str(data_dir)
     env["SPINWEB_WORKERS"] = "1"
     env["SPINWEB_QUEUE_NAME"] = f"spinweb-test-{data_dir.name}"  # no other run's worker takes our tasks
+    # A short path of its own: the local provider's control socket path must fit in 108 bytes.
+    env["SPINWEB_LOCAL_HOME"] = tempfile.mkdtemp(prefix="sw-serve-")
     if redis_url:
         env["REDIS_URL"] = redis_url
     return env
@@ -101,6 +106,7 @@ def served(
             server.wait()
         with contextlib.suppress(ProcessLookupError):
             os.killpg(server.pid, signal.SIGKILL)  # serve leads its own group: never leave one behind
+        shutil.rmtree(env["SPINWEB_LOCAL_HOME"], ignore_errors=True)
 
 
 def test_it_serves_pages_and_runs_tasks_on_a_worker(
@@ -154,3 +160,33 @@ def test_it_stops_everything_when_the_worker_cluster_dies(
     with pytest.raises(urllib.error.URLError, match="refused"):
         urllib.request.urlopen(f"{base}/healthz", timeout=2)
     assert not live_members(server.pid), "an orphan of the dead worker cluster is still running"
+
+
+def test_it_leaves_the_local_provider_running_when_it_stops(
+    served: tuple[str, dict[str, str], subprocess.Popen[bytes]],
+) -> None:
+    # A worker starts the local supervisor; serve, a subreaper, inherits it. Stopping Spinweb
+    # must not stop it: server groups outlive the web server and workers, and are adopted later.
+    _base, env, server = served
+    home = Path(env["SPINWEB_LOCAL_HOME"])
+    enqueue = (
+        "from django_q.tasks import async_task, result; "
+        "task = async_task('tests.spinweb.serve_tasks.start_local_supervisor'); "
+        "print('RESULT', result(task, wait=30000))"
+    )
+    started = subprocess.run(
+        [sys.executable, "manage.py", "shell", "-c", enqueue],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    supervisor = int(started.stdout.split("RESULT")[-1].strip())
+    try:
+        server.send_signal(signal.SIGTERM)
+        assert server.wait(timeout=30) == 0
+        assert SupervisorClient(home).state().supervisor_pid == supervisor
+    finally:
+        SupervisorClient(home).shutdown()

@@ -183,6 +183,10 @@ def sample_kwargs(endpoint: Endpoint, s: Secrets) -> dict[str, str]:
             values[kwarg] = str(StageExecution.objects.filter(execution=s.execution).values_list("pk", flat=True)[0])
         elif kwarg == "verb":
             values[kwarg] = "cancel"
+        elif kwarg == "server_group_id":
+            values[kwarg] = str(s.group.pk)
+        elif kwarg == "operation":  # a one-off server group operation that needs no other input
+            values[kwarg] = "disable"
         elif kwarg == "source":  # a webhook trigger's source
             values[kwarg] = "deploy-hook"
         elif kwarg == "provider":  # a git webhook's provider

@@ -11,15 +11,21 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import gc
+import logging
 import os
 import signal
 import threading
 import time
+from pathlib import Path
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from clouds.providers.local.runtime.client import SupervisorClient, SupervisorError
+from clouds.providers.local.runtime.common import MARKER_ENV, process_environment
+
 PR_SET_CHILD_SUBREAPER = 36
+logger = logging.getLogger(__name__)
 
 
 class StopServing(Exception):
@@ -49,13 +55,34 @@ def shrink_before_fork() -> None:
 
 
 def children() -> list[int]:
-    """Direct children of this process (Linux ``/proc``; empty elsewhere)."""
+    """Direct children of this process (Linux ``/proc``; empty elsewhere), except the local
+    provider's supervisor, instances and load balancers: being a subreaper, this process inherits
+    them when the worker that started the supervisor exits, but they are meant to outlive Spinweb
+    (the next supervisor adopts them), so stopping Spinweb must not stop them."""
     found: list[int] = []
     with contextlib.suppress(OSError):
         for task in os.listdir(f"/proc/{os.getpid()}/task"):
             with open(f"/proc/{os.getpid()}/task/{task}/children") as handle:
                 found.extend(int(pid) for pid in handle.read().split())
-    return found
+    return [pid for pid in found if not is_local_runtime(pid)]
+
+
+def resume_local_provider() -> None:
+    """After a reboot the local provider's processes are gone but its state file is not: start its
+    supervisor, which starts the server groups and load balancers the file lists again."""
+    from django.conf import settings
+
+    home = Path(settings.SPINWEB_LOCAL_HOME)
+    if not (home / "state.json").exists():
+        return
+    try:
+        SupervisorClient(home, settings.SPINWEB_LOCAL_PORTS).ensure_running()
+    except SupervisorError as exc:
+        logger.error("The local provider's supervisor in %s did not start: %s", home, exc)
+
+
+def is_local_runtime(pid: int) -> bool:
+    return any(entry.startswith(f"{MARKER_ENV}=") for entry in process_environment(pid))
 
 
 class Command(BaseCommand):
@@ -82,6 +109,7 @@ class Command(BaseCommand):
         if not no_worker:
             cluster = Cluster()
             cluster.start()
+            threading.Thread(target=resume_local_provider, name="local-provider", daemon=True).start()
         # The cluster installed its own handlers; ours stop everything in order.
         signal.signal(signal.SIGTERM, _stop_on_signal)
         signal.signal(signal.SIGINT, _stop_on_signal)
