@@ -10,8 +10,10 @@ A cluster entry is Spinnaker's: ``account``, ``application`` (default: the pipel
 ``createServerGroup`` creates the next version of the cluster in each region (the task's
 idempotency key makes a re-run find the same group), then waits until enough of its instances
 are UP. Its outputs, as Spinnaker's: ``deploy.server.groups`` (``{region: [name]}``),
-``deploy.account.name`` and ``serverGroupName``, plus ``artifact``. What the strategy does next is
-planned by :func:`strategy_stages` once the group is healthy.
+``deploy.account.name`` and ``serverGroupName``, plus ``artifact``. With a strategy other than
+none, a first task (``determineSourceServerGroup``) pins the group the deploy replaces; what the
+strategy does next is planned by :func:`strategy_stages` once the group is healthy, and its
+rollback by :func:`strategy_failure_stages` (``clouds.stages.strategies``).
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from clouds.providers.base import (
     ServerGroupState,
     provider_for,
 )
-from clouds.stages import checks
+from clouds.stages import checks, strategies
 from clouds.stages.common import (
     ProviderTask,
     Refused,
@@ -66,22 +68,21 @@ OWN_KEYS = frozenset({"type", "name", "refId", "requisiteStageRefIds"})
 def strategy_stages(stage: StageExecution) -> list[SyntheticStage]:
     """What a ``createServerGroup`` stage's ``strategy`` adds after the new group is healthy.
 
-    The hook for deployment strategies (redblack, rollingredblack, highlander): they return their
-    steps here as synthetic after-stages (``disableCluster``, ``shrinkCluster``, …, which leave the
-    groups in this stage's ``deploy.server.groups`` alone). No strategy is built yet, so every
-    strategy, like ``""`` (none), adds nothing.
+    Synthetic after-stages (``enableServerGroup``, ``disableCluster``, ``moveTraffic``, …) built by
+    ``clouds.stages.strategies``; cluster-wide ones leave the groups in this stage's
+    ``deploy.server.groups`` alone. ``""`` (none) adds nothing.
     """
-    return []
+    return strategies.after_stages(stage)
 
 
 def strategy_failure_stages(stage: StageExecution) -> list[SyntheticStage]:
-    """What a strategy runs when its ``createServerGroup`` stage failed (``rollback.onFailure``); none yet."""
-    return []
+    """The rollback a strategy runs when its ``createServerGroup`` stage failed (see ``strategies``)."""
+    return strategies.failure_stages(stage)
 
 
 def strategy_spec(context: Mapping[str, Any], spec: ServerGroupSpec) -> ServerGroupSpec:
-    """How a strategy changes the group it creates (rolling red/black starts at zero); unchanged yet."""
-    return spec
+    """How a strategy changes the group it creates: out of traffic until healthy; rolling starts at zero."""
+    return strategies.adjust_spec(context, spec)
 
 
 # Stages ------------------------------------------------------------------------------------
@@ -132,7 +133,7 @@ class CreateServerGroupStage(StageType):
         return cluster_entry_issues(stage)
 
     def tasks(self, stage: StageExecution) -> list[str]:
-        return ["createServerGroup", "waitForUpInstances"]
+        return [*strategies.source_tasks(stage.context), "createServerGroup", "waitForUpInstances"]
 
     def after_stages(self, stage: StageExecution) -> list[SyntheticStage]:
         return strategy_stages(stage)
@@ -151,7 +152,7 @@ def cluster_entry_issues(entry: Mapping[str, Any], *, at: str = "") -> list[tupl
     issues += _load_balancer_issues(entry.get("loadBalancers"), at + "loadBalancers")
     issues += checks.percent(entry, "targetHealthyDeployPercentage", at=at)
     issues += checks.one_of(entry, "strategy", STRATEGIES, at=at)
-    issues += checks.whole(entry, "maxRemainingAsgs", low=1, at=at)
+    issues += checks.whole(entry, "maxRemainingAsgs", low=1, at=at) + strategies.entry_issues(entry, at)
     path = entry.get("healthCheckPath")
     if path is not None and not checks.is_expression(path) and (not isinstance(path, str) or not path.startswith("/")):
         issues.append((at + "healthCheckPath", "healthCheckPath must be a URL path starting with /."))
