@@ -319,3 +319,16 @@ def test_it_runs_as_many_queries_for_30_stages_as_for_3(
         assert execution.status == "RUNNING"
         counts.append(len(queries))
     assert counts[0] == counts[1]
+
+
+def test_it_shows_the_traffic_share_of_a_rolling_step(
+    save: Callable[..., Pipeline], run: Callable[..., Execution], viewer: User
+) -> None:
+    # A rolling blue/green step records its split as trafficShare (clouds/stages/strategies).
+    execution = release(save, run)
+    soak = execution.stages.get(ref_id="3")
+    StageExecution.objects.filter(pk=soak.pk).update(context={"trafficShare": {"new": 33, "old": 67}})
+
+    panel = get(browser_as(viewer), page_url(execution, f"stages/{soak.pk}/"))
+
+    assert "Traffic at this step: new server group <strong>33 %</strong>, old <strong>67 %</strong>." in panel
