@@ -5,10 +5,19 @@
 - ``viewer``: in group ``shop-viewers``, which holds READ on ``shop`` only.
 - ``outsider``: in group ``blog-readers``, READ on ``blog``; nothing on ``shop``.
 - ``nobody``: logged in, no groups.
+
+The session also checks that no test left a local-runtime process running (``_no_stray_runtime_processes``).
 """
 
 from __future__ import annotations
 
+import contextlib
+import os
+import signal
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,6 +27,10 @@ from rest_framework.test import APIClient
 
 from applications.models import Application, ApplicationGrant
 from clouds.models import Account, Cluster, LoadBalancer, ServerGroup
+from clouds.providers.local.runtime.common import MARKER_ENV, ROLE_ENV, process_environment, start_ticks
+
+# Processes of this session's tests still running this long after the last test are strays.
+STRAY_GRACE_SECONDS = 10.0
 
 PASSWORD = "correct-horse-battery-staple"
 
@@ -44,6 +57,59 @@ def _own_local_home(settings: Any, tmp_path_factory: pytest.TempPathFactory) -> 
     """Never the real ``data/local``: a local-provider supervisor running there for a demo must
     not be read into, or changed by, a test. Tests that run a supervisor point this at theirs."""
     settings.SPINWEB_LOCAL_HOME = tmp_path_factory.mktemp("local-home")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _no_stray_runtime_processes(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Fail the session if a test left a local-runtime process (supervisor, instance, proxy,
+    traffic generator) running, naming each; they are then killed so the machine stays clean.
+
+    A stray carries the runtime's marker (``MARKER_ENV``) pointing at a home under the system
+    temp dir, where tests put their homes; a developer's demo (home under ``data/``) never
+    counts. To tell this session's processes from those of another test session running on the
+    same machine, the session hands its child processes a TMPDIR of its own, which the runtime
+    passes on to everything it starts (``runtime.common.INHERITED_ENV``); this process's own
+    temp dir is fixed before, so nothing in it moves.
+    """
+    roots = {Path(tempfile.gettempdir()).resolve(), Path("/tmp").resolve()}
+    tag = tmp_path_factory.mktemp("child-tmp", numbered=False).resolve()
+    previous = os.environ.get("TMPDIR")
+    os.environ["TMPDIR"] = str(tag)
+    try:
+        yield
+    finally:
+        if previous is None:
+            os.environ.pop("TMPDIR", None)
+        else:
+            os.environ["TMPDIR"] = previous
+    strays = _strays_after_grace(roots, tag)
+    for pid in strays:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(pid, signal.SIGKILL)
+    if strays:
+        listed = "\n".join(f"  pid {pid}: {what}" for pid, what in sorted(strays.items()))
+        pytest.fail(f"Tests left local-runtime processes running (now killed):\n{listed}", pytrace=False)
+
+
+def _strays_after_grace(roots: set[Path], tag: Path) -> dict[int, str]:
+    """Strays still there after a grace period: a supervisor told to shut down is stopping its instances."""
+    deadline = time.monotonic() + STRAY_GRACE_SECONDS
+    while (strays := stray_runtime_processes(roots, tag)) and time.monotonic() < deadline:
+        time.sleep(0.1)  # nothing to wait on but /proc
+    return strays
+
+
+def stray_runtime_processes(roots: set[Path], tag: Path) -> dict[int, str]:
+    """``{pid: "role of home"}`` of live runtime processes this session started with a home under ``roots``."""
+    found: dict[int, str] = {}
+    for entry in os.listdir("/proc") if Path("/proc/self/environ").exists() else []:
+        if not entry.isdigit() or start_ticks(int(entry)) is None:
+            continue
+        env = dict(item.split("=", 1) for item in process_environment(int(entry)) if "=" in item)
+        home = env.get(MARKER_ENV)
+        if home and env.get("TMPDIR") == str(tag) and any(Path(home).is_relative_to(root) for root in roots):
+            found[int(entry)] = f"{env.get(ROLE_ENV) or 'process'} of {home}"
+    return found
 
 
 @pytest.fixture

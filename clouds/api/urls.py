@@ -1,6 +1,12 @@
 from rest_framework.routers import DefaultRouter
 
-from clouds.api.views import AccountViewSet, ClusterViewSet, LoadBalancerViewSet, ServerGroupViewSet
+from clouds.api.views import (
+    AccountViewSet,
+    ClusterViewSet,
+    LoadBalancerViewSet,
+    OrchestrationViewSet,
+    ServerGroupViewSet,
+)
 
 router = DefaultRouter()
 router.include_root_view = False
@@ -8,5 +14,6 @@ router.register("accounts", AccountViewSet, basename="account")
 router.register("clusters", ClusterViewSet, basename="cluster")
 router.register("server-groups", ServerGroupViewSet, basename="server-group")
 router.register("load-balancers", LoadBalancerViewSet, basename="load-balancer")
+router.register("orchestrations", OrchestrationViewSet, basename="orchestration")
 
 urlpatterns = router.urls

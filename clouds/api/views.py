@@ -3,6 +3,7 @@ from __future__ import annotations
 from typing import Any, cast
 
 import django_filters
+from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 from django.urls import reverse
 from drf_spectacular.utils import extend_schema, inline_serializer
@@ -185,6 +186,44 @@ class ServerGroupViewSet(viewsets.ReadOnlyModelViewSet[ServerGroup]):
     def destroy_group(self, request: Request, pk: str, **kwargs: Any) -> Response:
         """Stop every instance and remove the server group: ``{"confirm": "<its name>"}``."""
         return self._operate(request, "destroy", confirm=_body(request).get("confirm"))
+
+
+class OrchestrationViewSet(viewsets.ViewSet):
+    """Run cluster stages without a pipeline (Spinnaker's "Tasks"): ``POST`` starts them, answers 202."""
+
+    @extend_schema(
+        request=inline_serializer(
+            "OrchestrationRequest",
+            {
+                "application": serializers.CharField(help_text="The application the stages act for."),
+                "stage": serializers.JSONField(required=False, help_text="One cluster stage, as in a pipeline."),
+                "stages": serializers.JSONField(required=False, help_text="Or a list of them (run in order)."),
+                "name": serializers.CharField(required=False, help_text="Defaults to the stages' names."),
+                "confirm": serializers.JSONField(
+                    required=False,
+                    help_text="For destroyServerGroup the server group's name (or, with a target, the "
+                    "cluster's); for shrinkCluster the cluster's. A list when several stages need one.",
+                ),
+            },
+        ),
+        responses={202: OPERATION_STARTED},
+    )
+    def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        """Needs EXECUTE on the application; the stages are checked as at a pipeline save,
+        including WRITE (READ for findImageFromCluster) on each account they name."""
+        body = _body(request)
+        if "stage" in body and "stages" in body:
+            raise ValidationError({"stages": "Give stage or stages, not both."})
+        stages = [body["stage"]] if "stage" in body else body.get("stages")
+        execution = actions.run_orchestration(
+            request.user,
+            body.get("application"),
+            stages=stages,
+            name=body.get("name"),
+            confirm=body.get("confirm"),
+            source=AuditSource.API,
+        )
+        return Response(_started(request, execution), status=status.HTTP_202_ACCEPTED)
 
 
 def _body(request: Request) -> dict[str, Any]:

@@ -65,6 +65,7 @@ PAYLOAD = {
     "provider": "local",
     "regions": ["local"],
     "environment": "prod",
+    "application": "shop",
 }
 
 
@@ -185,8 +186,12 @@ def sample_kwargs(endpoint: Endpoint, s: Secrets) -> dict[str, str]:
             values[kwarg] = "cancel"
         elif kwarg == "server_group_id":
             values[kwarg] = str(s.group.pk)
-        elif kwarg == "operation":  # a one-off server group operation that needs no other input
+        elif kwarg == "operation":  # a one-off server group or cluster operation that needs no other input
             values[kwarg] = "disable"
+        elif kwarg == "cluster_id":
+            values[kwarg] = str(s.cluster.pk)
+        elif kwarg == "region":
+            values[kwarg] = "local"
         elif kwarg == "source":  # a webhook trigger's source
             values[kwarg] = "deploy-hook"
         elif kwarg == "provider":  # a git webhook's provider
