@@ -6,7 +6,9 @@ runs (``refresh_accounts``), then reads the rows in a fixed number of queries. T
 carries a version of what it shows: an unchanged state answers 204, so nothing is swapped, and
 the forms a user types into are ``hx-preserve``d across swaps.
 
-Every operation posts to one view that calls ``clouds.actions.run_server_group_operation``: htmx
+Every server group operation posts to one view that calls
+``clouds.actions.run_server_group_operation``, every cluster operation (deploy a version, disable,
+scale down, shrink, roll back, find the image) to one that calls ``run_cluster_operation``: htmx
 gets a line with a link to the execution it started, a plain form a redirect to that execution.
 """
 
@@ -30,12 +32,21 @@ from django.views.decorators.http import require_POST, require_safe
 
 from applications.models import Application, get_application_for_user
 from clouds import actions
-from clouds.models import Account, Cluster, LoadBalancer, ServerGroup, get_server_group_for_user
+from clouds.live_traffic import live_traffic
+from clouds.models import (
+    Account,
+    Cluster,
+    LoadBalancer,
+    ServerGroup,
+    get_cluster_for_user,
+    get_server_group_for_user,
+)
 from clouds.providers.base import ProviderError, refresh
 from spinweb.models import AuditSource
 from spinweb.permissions import Access
 
 if TYPE_CHECKING:
+    from pipelines.models import Execution
     from spinweb.permissions import AnyUser
 
 logger = logging.getLogger(__name__)
@@ -72,6 +83,21 @@ class ClusterRow:
     cluster: Cluster
     columns: list[Column]
 
+    @property
+    def running(self) -> tuple[str, str]:
+        """(artifact, version) of the newest server group, what a deploy form starts from."""
+        if not self.columns:
+            return "", ""
+        name, _, version = self.columns[0].group.artifact.partition(":")
+        return name, version
+
+    @property
+    def capacity(self) -> dict[str, int]:
+        if not self.columns:
+            return {"min": 1, "max": 1, "desired": 1}
+        group = self.columns[0].group
+        return {"min": group.capacity_min, "max": group.capacity_max, "desired": group.capacity_desired}
+
 
 @dataclass
 class Section:
@@ -81,7 +107,13 @@ class Section:
     region: str
     clusters: list[ClusterRow]
     load_balancers: list[LoadBalancer]
-    can_operate: bool
+    can_operate: bool  # EXECUTE on the application and WRITE on the account
+    can_read: bool  # EXECUTE on the application and READ on the account: may find the image
+
+    @property
+    def artifacts(self) -> list[str]:
+        """The artifacts the account declares, the only ones a deploy may run."""
+        return sorted(self.account.artifacts or {})
 
 
 # Views --------------------------------------------------------------------------------------
@@ -93,6 +125,16 @@ def clusters_page(request: HttpRequest, name: str) -> HttpResponse:
     application = get_application_for_user(request.user, name, "read")
     context = live_context(request.user, application, unread=_refresh_for(application))
     return render(request, "clouds/clusters.html", context)
+
+
+@login_required
+@require_safe
+def clusters_traffic(request: HttpRequest, name: str) -> HttpResponse:
+    """Live traffic through the application's load balancers since the previous poll."""
+    application = get_application_for_user(request.user, name, "read")
+    balancers = LoadBalancer.objects.filter(application=application).select_related("account").order_by("name")
+    rows = [(balancer, live_traffic(balancer)) for balancer in balancers]
+    return render(request, "clouds/_traffic.html", {"application": application, "rows": rows})
 
 
 @login_required
@@ -121,6 +163,28 @@ def server_group_action(request: HttpRequest, name: str, server_group_id: int, o
         )
     except ValidationError as exc:
         return _refused(request, name, " ".join(exc.messages))
+    return _started(request, name, execution)
+
+
+@login_required
+@require_POST
+def cluster_action(request: HttpRequest, name: str, cluster_id: int, region: str, operation: str) -> HttpResponse:
+    """One form target for every cluster operation, in one region; 404/403 before anything else."""
+    if operation not in actions.CLUSTER_OPERATIONS:
+        raise Http404("No such operation.")
+    cluster = get_cluster_for_user(request.user, cluster_id, "execute")
+    if cluster.application.name != name:
+        raise Http404("No cluster found.")
+    try:
+        execution = actions.run_cluster_operation(
+            request.user, cluster, operation, region=region, source=AuditSource.UI, **_cluster_fields(request)
+        )
+    except ValidationError as exc:
+        return _refused(request, name, " ".join(exc.messages))
+    return _started(request, name, execution)
+
+
+def _started(request: HttpRequest, name: str, execution: Execution) -> HttpResponse:
     url = reverse("pipelines:execution", kwargs={"name": name, "execution_id": execution.pk})
     if request.headers.get("HX-Request") != "true":
         return redirect(url)
@@ -129,10 +193,30 @@ def server_group_action(request: HttpRequest, name: str, server_group_id: int, o
 
 def _fields(request: HttpRequest, operation: str) -> dict[str, Any]:
     if operation == "resize":
-        return {"capacity": {key: request.POST.get(key, "") for key in actions.CAPACITY_KEYS}}
+        return {"capacity": _capacity_fields(request)}
     if operation == "destroy":
         return {"confirm": request.POST.get("confirm", "").strip()}
     return {}
+
+
+def _capacity_fields(request: HttpRequest) -> dict[str, str]:
+    return {key: request.POST.get(key, "") for key in actions.CAPACITY_KEYS}
+
+
+def _cluster_fields(request: HttpRequest) -> dict[str, Any]:
+    """What the cluster forms post; each operation reads the fields it knows (``run_cluster_operation``)."""
+    post = request.POST
+    fields: dict[str, Any] = {
+        "artifact": post.get("artifact", ""),
+        "version": post.get("version", ""),
+        "strategy": post.get("strategy", ""),
+        "capacity": _capacity_fields(request),
+        "allow_active": post.get("allow_active") == "on",
+        "confirm": post.get("confirm", "").strip(),
+    }
+    if "remaining" in post:
+        fields["remaining"] = post["remaining"].strip()
+    return fields
 
 
 def _refused(request: HttpRequest, name: str, reason: str) -> HttpResponse:
@@ -175,6 +259,7 @@ def live_context(user: AnyUser, application: Application, *, unread: list[str] |
         "version": _version(sections, unread or []),
         "live_url": reverse("clouds:clusters_live", kwargs={"name": application.name}),
         "poll_seconds": POLL_SECONDS,
+        "strategies": actions.STRATEGY_CHOICES,
     }
 
 
@@ -196,8 +281,11 @@ def load_sections(user: AnyUser, application: Application) -> list[Section]:
             key = (account.name, region)
             if key not in sections:
                 lbs = [lb for lb in balancers if lb.account_id == account.pk and lb.region == region]
-                can_operate = may_execute and Access.WRITE.value in account.levels_for(user)
-                sections[key] = Section(account, region, [], lbs, can_operate)
+                levels = account.levels_for(user)
+                can_operate = may_execute and Access.WRITE.value in levels
+                sections[key] = Section(
+                    account, region, [], lbs, can_operate, may_execute and Access.READ.value in levels
+                )
             sections[key].clusters.append(ClusterRow(cluster, columns))
     return [sections[key] for key in sorted(sections)]
 
@@ -246,7 +334,7 @@ def _version(sections: list[Section], unread: list[str]) -> str:
     """Changes whenever anything the fragment shows changes."""
     parts: list[Any] = [unread]
     for section in sections:
-        parts.append([section.account.pk, section.region, section.can_operate])
+        parts.append([section.account.pk, section.region, section.can_operate, section.can_read, section.artifacts])
         parts.append([[lb.pk, lb.address] for lb in section.load_balancers])
         parts += [[row.cluster.pk, [column.shown() for column in row.columns]] for row in section.clusters]
     return hashlib.sha256(json.dumps(parts, default=str).encode()).hexdigest()[:16]

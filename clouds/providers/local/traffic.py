@@ -40,6 +40,7 @@ import sys
 import threading
 import time
 from collections import Counter, deque
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -248,6 +249,8 @@ class LoadBalancerTraffic:
     p50_ms: float | None
     p95_ms: float | None
     by_server_group: dict[str, int] = field(default_factory=dict)
+    # The latency histogram as (upper bound in seconds, requests at or below it), for windows.
+    buckets: tuple[tuple[float, float], ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -317,7 +320,13 @@ def parse_metrics(text: str) -> LoadBalancerTraffic:
         p50_ms=_histogram_quantile_ms(ordered, 0.50),
         p95_ms=_histogram_quantile_ms(ordered, 0.95),
         by_server_group=dict(by_group),
+        buckets=tuple(ordered),
     )
+
+
+def histogram_quantile_ms(buckets: Sequence[tuple[float, float]], share: float) -> float | None:
+    """The ``share`` quantile (0..1) in milliseconds of a cumulative histogram; None when empty."""
+    return _histogram_quantile_ms(list(buckets), share)
 
 
 def _histogram_quantile_ms(buckets: list[tuple[float, float]], share: float) -> float | None:

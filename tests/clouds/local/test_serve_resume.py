@@ -9,9 +9,18 @@ import subprocess
 import sys
 from pathlib import Path
 
-from clouds.providers.local.runtime.client import SupervisorClient
-from tests.clouds.local.conftest import LocalHome, wait_for_group
+from clouds.providers.local.runtime.client import RuntimeServerGroup, SupervisorClient, SupervisorUnavailable
+from tests.clouds.local.conftest import LocalHome, wait_for_group, wait_until
 from tests.spinweb.test_serve import ROOT, environment, free_port, wait_for_health
+
+
+def group_back(home: LocalHome) -> RuntimeServerGroup | None:
+    """The group once a supervisor answers again and has it UP (serve starts it in the background)."""
+    try:
+        group = home.client().state().server_groups.get("shop-web-v000")
+    except SupervisorUnavailable:
+        return None
+    return group if group is not None and group.up_count >= 1 else None
 
 
 def test_it_brings_server_groups_back_when_spinweb_starts(
@@ -34,8 +43,9 @@ def test_it_brings_server_groups_back_when_spinweb_starts(
     )
     try:
         wait_for_health(f"http://127.0.0.1:{port}/healthz", server)
-        after = wait_for_group(local_home.client(), "shop-web-v000", up=1, timeout=30).instances[0]
-        assert after.pid != before.pid
+        back = wait_until(lambda: group_back(local_home), 30, "shop-web-v000 back and UP")
+        assert back is not None
+        assert back.instances[0].pid != before.pid
     finally:
         server.send_signal(signal.SIGTERM)
         server.wait(timeout=30)
