@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import signal
 import socket
 import statistics
@@ -84,6 +85,7 @@ def main() -> None:
         connections.close_all()
         with psycopg.connect(f"{server}/postgres", autocommit=True) as connection:
             connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        shutil.rmtree(data, ignore_errors=True)
 
 
 def run(args: argparse.Namespace, serve: subprocess.Popen[bytes]) -> None:

@@ -45,8 +45,6 @@ def environment(data_dir: Path, redis_url: str | None) -> dict[str, str]:
     env["SPINWEB_DATA_DIR"] = str(data_dir)
     env["SPINWEB_WORKERS"] = "1"
     env["SPINWEB_QUEUE_NAME"] = f"spinweb-test-{data_dir.name}"  # no other run's worker takes our tasks
-    # A short path of its own: the local provider's control socket path must fit in 108 bytes.
-    env["SPINWEB_LOCAL_HOME"] = tempfile.mkdtemp(prefix="sw-serve-")
     if redis_url:
         env["REDIS_URL"] = redis_url
     return env
@@ -87,26 +85,34 @@ def served(
 ) -> Iterator[tuple[str, dict[str, str], subprocess.Popen[bytes]]]:
     redis_url = require_redis().rsplit("/", 1)[0] + "/14" if request.param == "redis" else None
     env = environment(tmp_path, redis_url)
-    subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], cwd=ROOT, env=env, check=True, timeout=180)
-    port = free_port()
-    server = subprocess.Popen(
-        [sys.executable, "manage.py", "serve", "--port", str(port)], cwd=ROOT, env=env, start_new_session=True
-    )
+    # A short path of its own: the local provider's control socket path must fit in 108 bytes.
+    env["SPINWEB_LOCAL_HOME"] = tempfile.mkdtemp(prefix="sw-serve-")
+    server = None
     try:
+        subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], cwd=ROOT, env=env, check=True, timeout=180)
+        port = free_port()
+        server = subprocess.Popen(
+            [sys.executable, "manage.py", "serve", "--port", str(port)], cwd=ROOT, env=env, start_new_session=True
+        )
         wait_for_health(f"http://127.0.0.1:{port}/healthz", server)
         yield f"http://127.0.0.1:{port}", env, server
     finally:
-        # serve stops its own children; its process group is killed only if that fails.
-        if server.poll() is None:
-            server.send_signal(signal.SIGTERM)
-        try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(server.pid, signal.SIGKILL)  # serve leads its own group: never leave one behind
+        if server is not None:
+            stop(server)
         shutil.rmtree(env["SPINWEB_LOCAL_HOME"], ignore_errors=True)
+
+
+def stop(server: subprocess.Popen[bytes]) -> None:
+    """serve stops its own children; its process group is killed only if that fails."""
+    if server.poll() is None:
+        server.send_signal(signal.SIGTERM)
+    try:
+        server.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        server.kill()
+        server.wait()
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(server.pid, signal.SIGKILL)  # serve leads its own group: never leave one behind
 
 
 def test_it_serves_pages_and_runs_tasks_on_a_worker(

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from clouds.providers.local.runtime.client import RuntimeServerGroup, SupervisorClient, SupervisorUnavailable
 from tests.clouds.local.conftest import LocalHome, wait_for_group, wait_until
-from tests.spinweb.test_serve import ROOT, environment, free_port, wait_for_health
+from tests.spinweb.test_serve import ROOT, environment, free_port, stop, wait_for_health
 
 
 def group_back(home: LocalHome) -> RuntimeServerGroup | None:
@@ -47,5 +47,4 @@ def test_it_brings_server_groups_back_when_spinweb_starts(
         assert back is not None
         assert back.instances[0].pid != before.pid
     finally:
-        server.send_signal(signal.SIGTERM)
-        server.wait(timeout=30)
+        stop(server)
