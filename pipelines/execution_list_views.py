@@ -9,7 +9,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 from django.contrib.auth.decorators import login_required
@@ -47,7 +47,7 @@ class ExecutionFilterForm(forms.Form):
     def __init__(self, data: QueryDict, *, pipelines: list[Pipeline]) -> None:
         super().__init__(data)
         choices = [("", "Any pipeline"), *[(str(p.pk), p.name) for p in pipelines]]
-        self.fields["pipeline"].choices = choices  # type: ignore[attr-defined]
+        cast(forms.ChoiceField, self.fields["pipeline"]).choices = choices
 
     def apply(self, runs: QuerySet[Execution]) -> QuerySet[Execution]:
         """The runs matching every valid filter; an invalid one is reported and left out."""

@@ -27,8 +27,8 @@ from clouds.providers.base import (
     provider_for,
 )
 from pipelines.engine import clock
+from pipelines.engine.runner import stage_timeout
 from pipelines.engine.types import Task, TaskContext, TaskResult, TransientError
-from pipelines.models import StageExecution
 from pipelines.statuses import Status
 from spinweb.permissions import Access
 
@@ -98,17 +98,6 @@ class WaitTask(ProviderTask):
 
     def deadline(self, ctx: TaskContext) -> datetime:
         return (ctx.task.started_at or clock.now()) + stage_timeout(ctx.stage, self.timeout)
-
-
-def stage_timeout(stage: StageExecution, default: timedelta) -> timedelta:
-    """The nearest ``stageTimeoutMs`` of the stage or its ancestors, else ``default`` (the engine's rule)."""
-    current: StageExecution | None = stage
-    while current is not None:
-        value = current.config.get("stageTimeoutMs")
-        if isinstance(value, int) and not isinstance(value, bool) and value > 0:
-            return timedelta(milliseconds=value)
-        current = current.parent
-    return default
 
 
 def _duration(limit: timedelta) -> str:

@@ -444,7 +444,7 @@ def _run(task: TaskExecution, stage: StageExecution, execution: Execution, now: 
     implementation = TASKS.get(task.name)
     if implementation is None:
         return TaskResult.terminal(f"Unknown task type {task.name!r}.")
-    limit = _timeout(stage, implementation.timeout)
+    limit = stage_timeout(stage, implementation.timeout)
     if task.started_at is not None and now - task.started_at > limit:
         return TaskResult.terminal(f"Task {task.name} timed out after {limit}.")
     try:
@@ -464,17 +464,17 @@ def _wake_time(task: TaskExecution, stage: StageExecution, wanted: datetime | No
     """When to run a RUNNING task again: when it asked, but never later than its timeout."""
     implementation = TASKS.get(task.name)
     started = task.started_at or clock.now()
-    deadline = started + _timeout(stage, implementation.timeout if implementation else timedelta(hours=1))
+    deadline = started + stage_timeout(stage, implementation.timeout if implementation else timedelta(hours=1))
     deadline += timedelta(milliseconds=1)  # just past the limit, so the run that wakes finds it passed
     return min(wanted, deadline) if wanted is not None else deadline
 
 
-def _timeout(stage: StageExecution, default: timedelta) -> timedelta:
+def stage_timeout(stage: StageExecution, default: timedelta) -> timedelta:
     """The nearest ``stageTimeoutMs`` of the stage or its ancestors overrides the task's own."""
     current: StageExecution | None = stage
     while current is not None:
         value = current.config.get("stageTimeoutMs")
-        if isinstance(value, int) and value > 0:
+        if isinstance(value, int) and not isinstance(value, bool) and value > 0:
             return timedelta(milliseconds=value)
         current = current.parent
     return default

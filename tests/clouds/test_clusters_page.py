@@ -90,7 +90,12 @@ def sections(html: str) -> list[str]:
 def columns(html: str) -> dict[str, str]:
     """Each server group's column, by name, in page order."""
     parts = re.split(r'(?=<div class="server-group[ "])', html)[1:]
-    return {re.search(r'data-name="([^"]+)"', part).group(1): part for part in parts}  # type: ignore[union-attr]
+    columns = {}
+    for part in parts:
+        name = re.search(r'data-name="([^"]+)"', part)
+        assert name is not None, part
+        columns[name.group(1)] = part
+    return columns
 
 
 def dots(column: str) -> list[str]:

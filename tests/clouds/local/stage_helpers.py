@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -84,13 +85,25 @@ def start(pipeline: Pipeline, **parameters: Any) -> Execution:
     return actions.start_execution(developer, pipeline, parameters=parameters, source="api")
 
 
-def finish(execution: Execution, timeout: float = 60.0) -> Execution:
-    """Run due tasks until the execution ends; fail naming each stage's state after ``timeout`` s."""
+def finish(
+    execution: Execution,
+    timeout: float = 60.0,
+    *,
+    until: Callable[[], bool] = lambda: False,
+    capture: Any = None,
+) -> Execution:
+    """Run due tasks until the execution ends (or ``until()``); fail naming each stage's state after
+    ``timeout`` s. With ``capture`` (pytest-django's ``django_capture_on_commit_callbacks``), what
+    runs after a commit runs here too."""
     deadline = time.monotonic() + timeout
     while True:
-        run_due_tasks()
+        if capture is None:
+            run_due_tasks()
+        else:
+            with capture(execute=True):
+                run_due_tasks()
         execution.refresh_from_db()
-        if execution.status in COMPLETED:
+        if execution.status in COMPLETED or until():
             return execution
         if time.monotonic() >= deadline:
             rows = execution.stages.values_list("name", "status", "failure_message")

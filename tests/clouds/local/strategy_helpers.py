@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import threading
-import time
 from collections import Counter, deque
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -22,10 +21,10 @@ import pytest
 
 from clouds.models import Account
 from clouds.providers.base import provider_for
-from pipelines.engine.runner import run_due_tasks
 from pipelines.models import Execution, StageExecution
-from pipelines.statuses import COMPLETED, Status
+from pipelines.statuses import Status
 from tests.clouds.local.conftest import get, wait_until
+from tests.clouds.local.stage_helpers import finish
 
 VERSIONS = ("v1", "v2", "v3")
 
@@ -116,19 +115,8 @@ def traffic() -> Iterator[Callable[[str], Traffic]]:
 def drive(
     execution: Execution, capture: Any, until: Callable[[], bool] = lambda: False, timeout: float = 60.0
 ) -> Execution:
-    """Run the engine until ``until()`` or the end of the run. ``capture`` is pytest-django's
-    ``django_capture_on_commit_callbacks``, so that what runs after a commit runs here too."""
-    deadline = time.monotonic() + timeout
-    while True:
-        with capture(execute=True):
-            run_due_tasks()
-        execution.refresh_from_db()
-        if execution.status in COMPLETED or until():
-            return execution
-        if time.monotonic() >= deadline:
-            rows = list(execution.stages.values_list("name", "status", "failure_message"))
-            raise AssertionError(f"{execution.name} still {execution.status} after {timeout} s: {rows}")
-        time.sleep(0.05)
+    """Run the engine until ``until()`` or the end of the run, commit callbacks included."""
+    return finish(execution, timeout, until=until, capture=capture)
 
 
 def running(execution: Execution, name: str) -> Callable[[], bool]:

@@ -92,5 +92,7 @@ def test_it_mirrors_the_group_into_the_database(shop: Application, local_account
     assert row.instance_counts == {"total": 2, "up": 2, "down": 0, "starting": 0, "unknown": 0, "outOfService": 0}
     assert row.instances == [{"id": i.id, "address": i.address, "health": "UP"} for i in state.instances]
     assert list(row.load_balancers.all()) == [balancer]
-    assert balancer.address == provider.load_balancer("shop-web", "local").address  # type: ignore[union-attr]
+    state_of_balancer = provider.load_balancer("shop-web", "local")
+    assert state_of_balancer is not None
+    assert balancer.address == state_of_balancer.address
     assert balancer.address.startswith("127.0.0.1:")

@@ -90,4 +90,6 @@ def test_it_keeps_a_load_balancer_port_and_its_groups_on_upsert(shop: Applicatio
     provider.delete_load_balancer("shop-web", "local", idempotency_key="lb-delete")
     assert provider.load_balancer("shop-web", "local") is None
     assert not local_account.load_balancers.exists()
-    assert provider.server_group("shop-web-v000", "local").load_balancers == []  # type: ignore[union-attr]
+    group = provider.server_group("shop-web-v000", "local")
+    assert group is not None
+    assert group.load_balancers == []

@@ -39,7 +39,9 @@ def test_it_sends_no_new_requests_to_a_disabled_group(shop: Application, local_a
     provider = provider_for(local_account)
     address = deploy_two(provider)
     wait_until(lambda: set(versions_seen(address, 20)) == {"v1", "v2"}, 10.0, "both versions answering")
-    assert provider.load_balancer("shop-web", "local").server_groups == {  # type: ignore[union-attr]
+    balancer = provider.load_balancer("shop-web", "local")
+    assert balancer is not None
+    assert balancer.server_groups == {
         "shop-web-v000": 100,
         "shop-web-v001": 100,
     }
