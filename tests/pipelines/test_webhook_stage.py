@@ -15,8 +15,8 @@ from django.contrib.auth.models import User
 
 from pipelines import actions
 from pipelines.engine.runner import run_due_tasks
+from pipelines.jsonpath import parse_json_path, read_json_path
 from pipelines.models import Execution, Pipeline, StageExecution
-from pipelines.stages.webhook import parse_json_path, read_json_path
 from pipelines.statuses import ACTIVE
 from tests.http_server import LoopbackServer, Reply, closed_port
 from tests.pipelines.conftest import Clock, stage, statuses
