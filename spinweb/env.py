@@ -184,3 +184,41 @@ def port_range(name: str, default: str) -> tuple[int, int]:
     if not (1024 < first <= last < 65536) or last - first < 9:
         raise ImproperlyConfigured(f"{name} must be at least 10 ports between 1025 and 65535, not {raw!r}.")
     return first, last
+
+
+def opa_url() -> str:
+    """OPA_URL when set (http(s)://host:port, optionally ending in /v1), else "" (embedded Rego)."""
+    raw = env_str("OPA_URL", "").rstrip("/")
+    if not raw:
+        return ""
+    parts = urlsplit(raw)
+    if parts.scheme not in {"http", "https"} or not parts.hostname:
+        raise ImproperlyConfigured(f"OPA_URL must look like http://127.0.0.1:8181, not {raw!r}.")
+    try:
+        _ = parts.port
+    except ValueError:
+        raise ImproperlyConfigured(f"OPA_URL has an invalid port: {raw!r}.") from None
+    return raw
+
+
+def policy_hooks(name: str) -> list[str]:
+    """A comma-separated list of policy hook names (save, execution, stage, task, deployment, authz)."""
+    from policies.hooks import Hook
+
+    known = [hook.value for hook in Hook]
+    values = [value.lower() for value in env_list(name, [])]
+    unknown = [value for value in values if value not in known]
+    if unknown:
+        raise ImproperlyConfigured(
+            f"{name} may only name the hooks {', '.join(known)}, not {', '.join(repr(u) for u in unknown)}."
+        )
+    return sorted(set(values), key=known.index)
+
+
+def path_prefixes(name: str) -> list[str]:
+    """A comma-separated list of URL path prefixes, each starting with "/"."""
+    values = env_list(name, [])
+    bad = [value for value in values if not value.startswith("/")]
+    if bad:
+        raise ImproperlyConfigured(f"{name} must list URL paths starting with '/', not {bad[0]!r}.")
+    return values

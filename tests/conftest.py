@@ -46,6 +46,18 @@ def grant(application: Application, group: Group, *levels: str) -> None:
         ApplicationGrant.objects.create(application=application, group=group, level=level)
 
 
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup: None, django_db_blocker: Any) -> None:
+    """The test database starts empty: ``migrate`` installed the starter policies (and audited
+    that); the tests about the starter library install it themselves."""
+    from policies.models import Policy
+    from spinweb.models import AuditEvent
+
+    with django_db_blocker.unblock():
+        Policy.objects.all().delete()
+        AuditEvent.objects.all().delete()
+
+
 @pytest.fixture(autouse=True)
 def _fast_password_hashing(settings: Any) -> None:
     """Every persona has a password; the production hasher would cost a quarter second each."""
