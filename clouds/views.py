@@ -42,6 +42,7 @@ from clouds.models import (
     get_server_group_for_user,
 )
 from clouds.providers.base import ProviderError, refresh
+from policies.types import PolicyDenied
 from spinweb.models import AuditSource
 from spinweb.permissions import Access
 
@@ -163,6 +164,8 @@ def server_group_action(request: HttpRequest, name: str, server_group_id: int, o
         )
     except ValidationError as exc:
         return _refused(request, name, " ".join(exc.messages))
+    except PolicyDenied as exc:
+        return _refused(request, name, str(exc))
     return _started(request, name, execution)
 
 
@@ -181,6 +184,8 @@ def cluster_action(request: HttpRequest, name: str, cluster_id: int, region: str
         )
     except ValidationError as exc:
         return _refused(request, name, " ".join(exc.messages))
+    except PolicyDenied as exc:
+        return _refused(request, name, str(exc))
     return _started(request, name, execution)
 
 

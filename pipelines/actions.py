@@ -7,6 +7,7 @@ actions take the execution's row lock, so they never interleave with a worker's 
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -24,6 +25,9 @@ from pipelines.statuses import ACTIVE, COMPLETED, Status, swap
 from pipelines.triggers import index as trigger_index
 from pipelines.triggers.secrets import keep_secrets, mask_secrets, masked_paths
 from pipelines.validation import Issue, normalize_pipeline, stage_order, validate_pipeline
+from policies import gate, inputs
+from policies.hooks import EXECUTION_PACKAGE, SAVE_PACKAGE, Hook
+from policies.types import Decision
 from spinweb.actions import Conflict
 from spinweb.audit import record, snapshot
 from spinweb.models import AuditAction
@@ -41,7 +45,11 @@ class PipelineInvalid(ValidationError):
 
     def __init__(self, issues: list[Issue]) -> None:
         self.issues = issues
-        super().__init__({issue.path or "pipeline": issue.message for issue in issues})
+        # Several issues may share a path (every policy denial is about the whole pipeline).
+        by_path: dict[str, list[str]] = {}
+        for issue in issues:
+            by_path.setdefault(issue.path or "pipeline", []).append(issue.message)
+        super().__init__(by_path)
 
 
 class ActionRefused(Conflict):
@@ -116,12 +124,37 @@ def _linked_issue(
 # Saving pipelines ---------------------------------------------------------------------------
 
 
-@transaction.atomic
 def save_pipeline(actor: AnyUser | None, document: Any, *, source: str) -> Pipeline:
-    """Create or update (by id, else by application + name); every save is a new version."""
+    """Create or update (by id, else by application + name); every save is a new version.
+
+    The save policies decide before anything is written (their decision is logged even when the
+    save is refused); their warnings come back as ``pipeline.policy_warnings``.
+    """
     issues = validate(document, actor)
     if issues:
         raise PipelineInvalid(issues)
+    decision = _gate_save(actor, document)
+    pipeline = _write_pipeline(actor, document, source=source)
+    pipeline.policy_warnings = decision.warnings
+    return pipeline
+
+
+def _gate_save(actor: AnyUser | None, document: dict[str, Any]) -> Decision:
+    """The save hook's decision on a valid document; every denial is an issue of the whole pipeline."""
+    decision = gate.decide(
+        Hook.SAVE,
+        SAVE_PACKAGE,
+        lambda: inputs.save_input(normalize_pipeline(document), actor),
+        application=str(document["application"]),
+        subject=f"save of pipeline {document['application']}/{document.get('name')}",
+    )
+    if not decision.allowed:
+        raise PipelineInvalid([Issue("", sentence) for sentence in decision.denials])
+    return decision
+
+
+@transaction.atomic
+def _write_pipeline(actor: AnyUser | None, document: dict[str, Any], *, source: str) -> Pipeline:
     config = normalize_pipeline(document)
     application = Application.objects.get(name=config["application"])
     existing = _existing(application, config)
@@ -224,7 +257,50 @@ def resolve_parameters(config: dict[str, Any], given: dict[str, Any]) -> dict[st
     return values
 
 
-@transaction.atomic
+@dataclass(frozen=True)
+class CheckedStart:
+    """A run that may start: its checks and the execution policies passed (see ``check_start_execution``)."""
+
+    actor: AnyUser | None
+    pipeline: Pipeline
+    execution_id: uuid.UUID
+    parameters: dict[str, Any]
+    trigger: dict[str, Any] | None
+    source: str
+
+
+def check_start_execution(
+    actor: AnyUser | None,
+    pipeline: Pipeline,
+    *,
+    parameters: dict[str, Any] | None = None,
+    trigger: dict[str, Any] | None = None,
+    source: str,
+) -> CheckedStart:
+    """Refuse a run that may not start: a disabled pipeline, bad parameters, or the execution policies.
+
+    Call it outside any transaction that a refusal rolls back, so the policy decision stays logged.
+    Raises ``ActionRefused``, ``ValidationError`` or ``PolicyDenied``.
+    """
+    config = pipeline.config
+    if config.get("disabled"):
+        raise ActionRefused(f"The pipeline {pipeline.name} is disabled.")
+    values = resolve_parameters(config, parameters or {})
+    execution_id = uuid.uuid4()
+    trigger_doc = _trigger_document(actor, trigger, values)
+    gate.require(
+        Hook.EXECUTION,
+        EXECUTION_PACKAGE,
+        lambda: inputs.execution_input(
+            pipeline.document, trigger_doc, str(execution_id), _policy_user(actor, trigger_doc)
+        ),
+        application=pipeline.application.name,
+        execution_id=execution_id,
+        subject=f"start of pipeline {pipeline.application.name}/{pipeline.name}",
+    )
+    return CheckedStart(actor, pipeline, execution_id, parameters or {}, trigger, source)
+
+
 def start_execution(
     actor: AnyUser | None,
     pipeline: Pipeline,
@@ -234,19 +310,26 @@ def start_execution(
     source: str,
 ) -> Execution:
     """Start a run: stages are created NOT_STARTED, then begun, or BUFFERED under the concurrency limit."""
-    pipeline = Pipeline.objects.select_for_update(of=("self",)).select_related("application").get(pk=pipeline.pk)
+    checked = check_start_execution(actor, pipeline, parameters=parameters, trigger=trigger, source=source)
+    return start_checked(checked)
+
+
+@transaction.atomic
+def start_checked(checked: CheckedStart) -> Execution:
+    """Create and begin a run that ``check_start_execution`` let through (the checks run again under
+    the pipeline's lock, against the pipeline as it is now)."""
+    actor = checked.actor
+    pipeline = (
+        Pipeline.objects.select_for_update(of=("self",)).select_related("application").get(pk=checked.pipeline.pk)
+    )
     config = pipeline.config
     if config.get("disabled"):
         raise ActionRefused(f"The pipeline {pipeline.name} is disabled.")
-    values = resolve_parameters(config, parameters or {})
+    values = resolve_parameters(config, checked.parameters)
     user: Any = actor if actor is not None and actor.is_authenticated else None
-    trigger_doc = {
-        "type": "manual",
-        **(trigger or {}),
-        "user": _trigger_user(actor, trigger),
-        "parameters": values,
-    }
+    trigger_doc = _trigger_document(actor, checked.trigger, values)
     execution = Execution.objects.create(
+        id=checked.execution_id,
         application=pipeline.application,
         pipeline=pipeline,
         name=pipeline.name,
@@ -260,34 +343,67 @@ def start_execution(
         runner.begin(execution)
     else:
         swap(Execution.objects, execution.pk, [Status.NOT_STARTED], Status.BUFFERED)
-    record(actor, AuditAction.RUN, execution, source=source, detail=f"{pipeline.name} with {values}")
+    record(actor, AuditAction.RUN, execution, source=checked.source, detail=f"{pipeline.name} with {values}")
     return execution
 
 
-@transaction.atomic
+def _policy_user(actor: AnyUser | None, trigger: dict[str, Any]) -> AnyUser | dict[str, Any]:
+    """The actor, or for a run without one (a trigger) the user label the trigger carries."""
+    return actor if actor is not None else inputs.user_document(None, label=str(trigger["user"]))
+
+
+def _trigger_document(actor: AnyUser | None, trigger: dict[str, Any] | None, values: dict[str, Any]) -> dict[str, Any]:
+    return {"type": "manual", **(trigger or {}), "user": _trigger_user(actor, trigger), "parameters": values}
+
+
 def start_orchestration(
     actor: AnyUser | None, application: Application, *, name: str, stages: list[dict[str, Any]], source: str
 ) -> Execution:
     """Run stages without a pipeline (Spinnaker's ad-hoc "Tasks"): an execution with no pipeline,
-    no concurrency limit, begun at once. The stages are checked as a pipeline's would be at save.
+    no concurrency limit, begun at once. The stages are checked as a pipeline's would be at save,
+    then the execution policies decide (``PolicyDenied``) before anything is written.
     """
     document = normalize_pipeline({"application": application.name, "name": name, "stages": stages})
     issues = validate(document, actor)
     if issues:
         raise PipelineInvalid(issues)
     config = {"name": name, "stages": document["stages"], "limitConcurrent": False, "type": "orchestration"}
+    trigger = {"type": "manual", "user": _name(actor), "parameters": {}}
+    execution_id = uuid.uuid4()
+    gate.require(
+        Hook.EXECUTION,
+        EXECUTION_PACKAGE,
+        lambda: inputs.execution_input({**config, "application": application.name}, trigger, str(execution_id), actor),
+        application=application.name,
+        execution_id=execution_id,
+        subject=f"start of orchestration {application.name}/{name}",
+    )
+    return _create_orchestration(actor, application, execution_id, config, trigger, source=source)
+
+
+@transaction.atomic
+def _create_orchestration(
+    actor: AnyUser | None,
+    application: Application,
+    execution_id: uuid.UUID,
+    config: dict[str, Any],
+    trigger: dict[str, Any],
+    *,
+    source: str,
+) -> Execution:
     user: Any = actor if actor is not None and actor.is_authenticated else None
     execution = Execution.objects.create(
+        id=execution_id,
         application=application,
         pipeline=None,
-        name=name,
+        name=config["name"],
         config=config,
-        trigger={"type": "manual", "user": _name(actor), "parameters": {}},
+        trigger=trigger,
         started_by=user,
     )
     _create_stages(execution, config["stages"])
     runner.begin(execution)
-    record(actor, AuditAction.RUN, execution, source=source, detail=name)
+    record(actor, AuditAction.RUN, execution, source=source, detail=config["name"])
     return execution
 
 

@@ -36,6 +36,8 @@ class Pipeline(models.Model):
     )
 
     objects = PipelineQuerySet.as_manager()
+    # Not stored: the warn-mode save policies' messages, on the pipeline ``actions.save_pipeline`` returns.
+    policy_warnings: tuple[str, ...] | list[str] = ()
 
     class Meta:
         ordering = ["application__name", "name"]
@@ -180,6 +182,9 @@ class TaskExecution(models.Model):
     lease_expires_at = models.DateTimeField(null=True, blank=True)
     attempts = models.PositiveIntegerField(default=0, help_text="Runs started, including retries and re-runs.")
     failures = models.PositiveIntegerField(default=0, help_text="Consecutive transient failures.")
+    gate_passed = models.BooleanField(
+        default=False, help_text="The task policies let it run; its later runs (while RUNNING) are not gated again."
+    )
     message = models.TextField(blank=True)
     started_at = models.DateTimeField(null=True, blank=True)
     ended_at = models.DateTimeField(null=True, blank=True)

@@ -34,6 +34,7 @@ from django.utils import timezone
 
 from clouds import naming
 from clouds.models import Account, ProviderOperation
+from clouds.providers import deploy_policy
 
 InstanceHealth = Literal["UP", "DOWN", "STARTING", "UNKNOWN"]
 
@@ -258,13 +259,16 @@ class Provider(ABC):
         self.check_spec(spec)
         operation = _begin(self.account, idempotency_key, "create_server_group", f"{spec.cluster}@{spec.region}")
         if operation.completed_at is None:
+            target = f"{spec.cluster}@{spec.region}"
+            deploy_policy.require(self, "create_server_group", target, partial(deploy_policy.spec_fields, spec))
             name = self._reserve_name(operation, spec)
             _run(operation, lambda: self._create_server_group(spec, name).to_dict())
         return ServerGroupState.from_dict(_outcome(operation))
 
     def resize(self, name: str, region: str, capacity: Capacity, *, idempotency_key: str) -> ServerGroupState:
         capacity.check()
-        return self._once_group(idempotency_key, "resize", name, region, partial(self._resize, name, region, capacity))
+        action = partial(self._resize, name, region, capacity)
+        return self._once_group(idempotency_key, "resize", name, region, action, capacity=asdict(capacity))
 
     def enable(self, name: str, region: str, *, idempotency_key: str) -> ServerGroupState:
         """Let the group take traffic in its load balancers, at its weight (100 unless set otherwise)."""
@@ -279,25 +283,30 @@ class Provider(ABC):
         if isinstance(weight, bool) or not isinstance(weight, int) or not 0 <= weight <= 100:
             raise PermanentProviderError(f"A traffic weight is a whole number from 0 to 100, not {weight!r}.")
         action = partial(self._set_traffic_weight, name, region, weight)
-        return self._once_group(idempotency_key, "set_traffic_weight", name, region, action)
+        return self._once_group(idempotency_key, "set_traffic_weight", name, region, action, weight=weight)
 
     def destroy(self, name: str, region: str, *, idempotency_key: str) -> None:
         """Stop the group's instances and remove it from its load balancers; a missing group is fine."""
         self.check_region(region)
-        self._once(idempotency_key, "destroy", f"{name}@{region}", _empty_result(partial(self._destroy, name, region)))
+        action = _empty_result(partial(self._destroy, name, region))
+        self._once(
+            idempotency_key, "destroy", f"{name}@{region}", action, deploy_policy.group_fields(self, name, region)
+        )
 
     def upsert_load_balancer(self, spec: LoadBalancerSpec, *, idempotency_key: str) -> LoadBalancerState:
         """Create the load balancer or update its port, keeping the server groups behind it."""
         self.check_load_balancer_spec(spec)
         target = f"{spec.name}@{spec.region}"
+        deploy = partial(deploy_policy.balancer_fields, spec.name, spec.region)
         result = self._once(
-            idempotency_key, "upsert_load_balancer", target, lambda: self._upsert_load_balancer(spec).to_dict()
+            idempotency_key, "upsert_load_balancer", target, lambda: self._upsert_load_balancer(spec).to_dict(), deploy
         )
         return LoadBalancerState.from_dict(result)
 
     def delete_load_balancer(self, name: str, region: str, *, idempotency_key: str) -> None:
         action = _empty_result(partial(self._delete_load_balancer, name, region))
-        self._once(idempotency_key, "delete_load_balancer", f"{name}@{region}", action)
+        deploy = partial(deploy_policy.balancer_fields, name, region)
+        self._once(idempotency_key, "delete_load_balancer", f"{name}@{region}", action, deploy)
 
     # Checks shared by drivers ----------------------------------------------------------------
 
@@ -404,16 +413,35 @@ class Provider(ABC):
         return {str(request["name"]) for request in pending if request.get("name")}
 
     def _once_group(
-        self, key: str, operation: str, name: str, region: str, action: Callable[[], ServerGroupState]
+        self,
+        key: str,
+        operation: str,
+        name: str,
+        region: str,
+        action: Callable[[], ServerGroupState],
+        **fields: Any,
     ) -> ServerGroupState:
         self.check_region(region)
-        result = self._once(key, operation, f"{name}@{region}", lambda: action().to_dict())
+        deploy = deploy_policy.group_fields(self, name, region, **fields)
+        result = self._once(key, operation, f"{name}@{region}", lambda: action().to_dict(), deploy)
         return ServerGroupState.from_dict(result)
 
-    def _once(self, key: str, operation_name: str, target: str, action: Callable[[], dict[str, Any]]) -> dict[str, Any]:
-        """Run ``action`` unless the key already completed; the first outcome is the answer to every repeat."""
+    def _once(
+        self,
+        key: str,
+        operation_name: str,
+        target: str,
+        action: Callable[[], dict[str, Any]],
+        deploy: Callable[[], dict[str, Any]],
+    ) -> dict[str, Any]:
+        """Run ``action`` unless the key already completed; the first outcome is the answer to every repeat.
+
+        The deployment policies decide before the first run acts; a denial is not recorded on the
+        operation, so a repeat after the policies change may act.
+        """
         operation = _begin(self.account, key, operation_name, target)
         if operation.completed_at is None:
+            deploy_policy.require(self, operation_name, target, deploy)
             _run(operation, action)
         return _outcome(operation)
 

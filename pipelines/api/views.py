@@ -85,7 +85,8 @@ class PipelineViewSet(viewsets.GenericViewSet[Pipeline]):
             pipeline = actions.save_pipeline(request.user, document, source=AuditSource.API)
         except actions.PipelineInvalid as exc:
             return _invalid(exc)
-        return Response(pipeline_document(pipeline), status=code)
+        warnings = list(pipeline.policy_warnings)
+        return Response({**pipeline_document(pipeline), "policyWarnings": warnings}, status=code)
 
     def destroy(self, request: Request, pk: str, **kwargs: Any) -> Response:
         actions.delete_pipeline(request.user, self.get_object(), source=AuditSource.API)

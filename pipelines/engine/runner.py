@@ -29,9 +29,12 @@ from pipelines.engine import clock
 from pipelines.engine.context import evaluate_stage
 from pipelines.engine.dispatch import collecting, enqueue, enqueue_after_commit
 from pipelines.engine.events import execution_finished
+from pipelines.engine.gates import stage_allowed, task_denials
 from pipelines.engine.types import TASKS, SyntheticStage, TaskContext, TaskResult, TransientError, stage_type
 from pipelines.models import Execution, StageExecution, TaskExecution
 from pipelines.statuses import ACTIVE, HALTED, PASSABLE, Status, derive_stage_status, failure_status, swap
+from policies import inputs
+from policies.context import acting
 
 logger = logging.getLogger(__name__)
 Owner = StageExecution.Owner
@@ -130,6 +133,9 @@ def start_stage(execution: Execution, stage: StageExecution) -> None:
         stage.save(update_fields=["failure_message"])
         _finish_stage(execution, stage, failure_status(stage.config))
         return
+    if not stage_allowed(execution, stage):
+        _finish_stage(execution, stage, Status.TERMINAL)
+        return
     kind = stage_type(stage.type)
     planned = kind.before_stages(stage)
     windowed = bool(stage.config.get("restrictExecutionDuringTimeWindow")) and stage.type != WINDOW_STAGE
@@ -207,7 +213,8 @@ def _schedule(task: TaskExecution, when: datetime | None, *, holder: str | None 
     rows = TaskExecution.objects.filter(pk=task.pk)
     if holder is not None:
         rows = rows.filter(lease_owner=holder, status=Status.RUNNING)
-    fields: dict[str, Any] = {"message": message[:2000]} if holder is not None else {}
+    # A task that ran and asks to run again has passed its policy gate (``gates.task_denials``).
+    fields: dict[str, Any] = {"message": message[:2000], "gate_passed": True} if holder is not None else {}
     if not rows.update(
         next_run_at=when, lease_owner="", lease_expires_at=None, enqueued_at=now if due else None, **fields
     ):
@@ -447,8 +454,19 @@ def _run(task: TaskExecution, stage: StageExecution, execution: Execution, now: 
     limit = stage_timeout(stage, implementation.timeout)
     if task.started_at is not None and now - task.started_at > limit:
         return TaskResult.terminal(f"Task {task.name} timed out after {limit}.")
+    denials = [] if task.gate_passed else task_denials(task, stage, execution)
+    if denials:
+        return TaskResult.terminal(" ".join(denials))
     try:
-        return implementation.run(TaskContext(execution, stage, task))
+        with acting(
+            lambda: inputs.execution_user(execution),
+            application=execution.application.name,
+            execution_id=execution.pk,
+            stage_id=stage.pk,
+            stage_type=stage.type,
+            task=task.name,
+        ):
+            return implementation.run(TaskContext(execution, stage, task))
     except TransientError as exc:
         if task.failures + 1 >= implementation.max_transient_failures:
             return TaskResult.terminal(f"{exc} (gave up after {task.failures + 1} attempts)")

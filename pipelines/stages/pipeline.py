@@ -32,6 +32,7 @@ from pipelines.engine.events import execution_finished
 from pipelines.engine.types import StageType, Task, TaskContext, TaskResult, register_stage, register_task
 from pipelines.models import Execution, Pipeline, StageExecution, TaskExecution, is_uuid
 from pipelines.statuses import ACTIVE, COMPLETED, HALTED, Status
+from policies.types import PolicyDenied
 from spinweb.models import AuditSource
 from spinweb.permissions import Access
 
@@ -149,6 +150,8 @@ def _start(ctx: TaskContext, parent: Execution) -> Execution | str:
         )
     except ValidationError as exc:
         return f"The pipeline {child} was not started: {' '.join(exc.messages)}"
+    except PolicyDenied as exc:
+        return f"The pipeline {child} was not started: {exc}"
 
 
 def refusal_for(parent: Execution, child: Pipeline) -> str:

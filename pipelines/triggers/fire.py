@@ -3,7 +3,7 @@
 Each kind of event (cron tick, webhook, git push, pipeline end) finds its candidate triggers in
 the index (``PipelineTrigger``), weighs each one and writes a ``TriggerEvent`` with one
 ``TriggerEvaluation`` per candidate: fired (with the run it started), skipped (and why), refused
-by ``start_execution`` (a parameter, a disabled pipeline), or failed. A run is started and its
+by ``start_execution`` (a parameter, a disabled pipeline, an execution policy), or failed. A run is started and its
 evaluation written in one transaction per candidate, so a failure in one pipeline neither
 undoes nor blocks the others.
 """
@@ -22,6 +22,7 @@ from django.db import transaction
 from pipelines import actions
 from pipelines.engine import clock
 from pipelines.models import Execution, Pipeline, PipelineTrigger, TriggerEvaluation, TriggerEvent
+from policies.types import PolicyDenied
 from spinweb.models import AuditSource
 
 logger = logging.getLogger(__name__)
@@ -136,17 +137,24 @@ def standard_skip(candidate: Candidate) -> Verdict | None:
 
 
 def launch(event: TriggerEvent, candidate: Candidate, document: dict[str, Any], parameters: dict[str, Any]) -> Verdict:
-    """Start the candidate's pipeline and record the evaluation in the same transaction."""
+    """Start the candidate's pipeline and record the evaluation in the same transaction.
+
+    The checks (execution policies included) come first, outside that transaction, so the policy
+    decision of a refused start stays in the decision log.
+    """
     try:
+        checked = actions.check_start_execution(
+            None, candidate.pipeline, parameters=parameters, trigger=document, source=AuditSource.SYSTEM
+        )
         with transaction.atomic():
-            execution = actions.start_execution(
-                None, candidate.pipeline, parameters=parameters, trigger=document, source=AuditSource.SYSTEM
-            )
+            execution = actions.start_checked(checked)
             verdict = Verdict(candidate, Outcome.FIRED, f"Started {_where(candidate)}.", execution)
             TriggerEvaluation.objects.create(**_fields(event, verdict))
             return verdict
     except ValidationError as exc:
         verdict = Verdict(candidate, Outcome.REFUSED, " ".join(exc.messages))
+    except PolicyDenied as exc:
+        verdict = Verdict(candidate, Outcome.REFUSED, str(exc))
     except Exception as exc:
         logger.exception("Starting %s for %s failed", _where(candidate), event)
         verdict = Verdict(candidate, Outcome.ERROR, f"Starting the run failed ({type(exc).__name__}); see the log.")
