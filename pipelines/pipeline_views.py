@@ -11,14 +11,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.contrib import messages
+from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import F, Prefetch, QuerySet, Window
 from django.db.models.functions import RowNumber
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.views.decorators.http import require_POST, require_safe
+from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from applications.models import Application, get_application_for_user
 from pipelines import actions
@@ -26,8 +27,10 @@ from pipelines.engine import clock
 from pipelines.models import Execution, Pipeline, StageExecution, get_pipeline_for_user
 from pipelines.statuses import ACTIVE
 from pipelines.triggers.summary import TriggerSummary, names_for, trigger_summaries
+from policies.dryrun import dry_run
+from policies.types import PolicyDenied
 from spinweb.models import AuditSource
-from spinweb.permissions import Access
+from spinweb.permissions import Access, is_admin
 
 RECENT_RUNS = 5
 
@@ -162,11 +165,12 @@ def pipeline_run(request: HttpRequest, name: str, pipeline_id: str) -> HttpRespo
     typed = {key.removeprefix("param-"): str(value) for key, value in request.POST.items() if key.startswith("param-")}
     try:
         execution = actions.start_execution(request.user, pipeline, parameters=typed, source=AuditSource.UI)
-    except ValidationError as exc:
+    except (ValidationError, PolicyDenied) as exc:
+        refusal = ValidationError(str(exc)) if isinstance(exc, PolicyDenied) else exc
         if not request.headers.get("HX-Request"):
-            messages.error(request, " ".join(exc.messages))
+            messages.error(request, " ".join(refusal.messages))
             return redirect("pipelines:list", name=name)
-        by_parameter, general = _refusal(exc)
+        by_parameter, general = _refusal(refusal)
         context = {
             "application": pipeline.application,
             "pipeline": pipeline,
@@ -180,3 +184,37 @@ def pipeline_run(request: HttpRequest, name: str, pipeline_id: str) -> HttpRespo
         response["HX-Redirect"] = reverse("pipelines:execution", kwargs={"name": name, "execution_id": execution.pk})
         return response
     return redirect("pipelines:execution", name=name, execution_id=execution.pk)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def pipeline_dryrun(request: HttpRequest, name: str, pipeline_id: str) -> HttpResponse:
+    """Every policy decision a run would meet, for the parameters typed; READ, admins may pick a user."""
+    pipeline = get_pipeline_for_user(request.user, pipeline_id, "read")
+    if pipeline.application.name != name:
+        raise Http404("No pipeline found.")
+    typed = {key.removeprefix("param-"): str(value) for key, value in request.POST.items() if key.startswith("param-")}
+    context: dict[str, Any] = {"application": pipeline.application, "pipeline": pipeline, "errors": []}
+    context["can_simulate"] = is_admin(request.user)
+    context["simulate"] = request.POST.get("user", "").strip()
+    by_parameter: dict[str, str] = {}
+    if request.method == "POST":
+        try:
+            user = _dryrun_user(request, context["simulate"])
+            context["report"] = report = dry_run(pipeline, parameters=typed, user=user, acting=request.user)
+            context["execution"] = report.to_dict()["execution"]
+        except ValidationError as exc:
+            by_parameter, context["errors"] = _refusal(exc)
+    context["parameters"] = parameter_fields(pipeline.config, typed if request.method == "POST" else None, by_parameter)
+    return render(request, "pipelines/dryrun.html", context)
+
+
+def _dryrun_user(request: HttpRequest, username: str) -> Any:
+    if not username or username == request.user.get_username():
+        return request.user
+    if not is_admin(request.user):
+        raise PermissionDenied("Only administrators may simulate another user.")
+    user = get_user_model().objects.filter(username=username).first()
+    if user is None:
+        raise ValidationError({"user": f"There is no user named {username!r}."})
+    return user

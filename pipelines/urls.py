@@ -7,6 +7,7 @@ app_name = "pipelines"
 urlpatterns = [
     path("<str:name>/pipelines/", pipeline_views.pipeline_list, name="list"),
     path("<str:name>/pipelines/<uuid:pipeline_id>/run/", pipeline_views.pipeline_run, name="run"),
+    path("<str:name>/pipelines/<uuid:pipeline_id>/dryrun/", pipeline_views.pipeline_dryrun, name="dryrun"),
     path("<str:name>/pipelines/rows/", pipeline_views.pipeline_rows, name="rows"),
     path("<str:name>/pipelines/new/", editor_views.pipeline_editor, name="new"),
     path("<str:name>/pipelines/new/validate/", editor_views.pipeline_validate, name="validate_new"),

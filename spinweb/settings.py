@@ -48,6 +48,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "policies.middleware.PolicyAuthzMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -66,6 +67,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "policies.context_processors.fail_open",
             ],
         },
     },
@@ -171,6 +173,16 @@ SPINWEB_LOCAL_PORTS = env.port_range("SPINWEB_LOCAL_PORTS", "20000-29999")
 
 # Where kubeconfig-context credential references are looked up.
 SPINWEB_KUBECONFIG = env.env_str("SPINWEB_KUBECONFIG", env.env_str("KUBECONFIG", "~/.kube/config"))
+
+# Policies: embedded Rego unless OPA_URL names an OPA server (then SPINWEB_OPA_TOKEN is its
+# bearer token). A hook whose engine fails denies (fails closed) unless listed in
+# SPINWEB_POLICY_FAIL_OPEN; the authz hook also skips the SPINWEB_POLICY_AUTHZ_EXEMPT path prefixes.
+OPA_URL = env.opa_url()
+SPINWEB_POLICY_ENGINE = "remote" if OPA_URL else "embedded"
+SPINWEB_OPA_TOKEN = env.env_str("SPINWEB_OPA_TOKEN", "")
+SPINWEB_POLICY_TIMEOUT_MS = env.env_int("SPINWEB_POLICY_TIMEOUT_MS", 2000, minimum=10, maximum=600_000)
+SPINWEB_POLICY_FAIL_OPEN = env.policy_hooks("SPINWEB_POLICY_FAIL_OPEN")
+SPINWEB_POLICY_AUTHZ_EXEMPT = env.path_prefixes("SPINWEB_POLICY_AUTHZ_EXEMPT")
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 LOGGING = {

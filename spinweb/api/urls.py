@@ -11,6 +11,7 @@ router.register("audit-events", AuditEventViewSet, basename="audit-event")
 urlpatterns = [
     path("", include("applications.api.urls")),
     path("", include("clouds.api.urls")),
+    path("", include("policies.api.urls")),
     path("", include("pipelines.api.urls")),
     path("", include(router.urls)),
     path("auth/token/", TokenCreateView.as_view(), name="token-create"),

@@ -22,6 +22,7 @@ from knox.models import AuthToken
 from applications.models import Application, ApplicationGrant
 from clouds.models import Account, AccountGrant, Cluster, LoadBalancer, ServerGroup
 from pipelines.models import Execution, Pipeline, StageExecution
+from policies.models import Policy, PolicyDecision, PolicyInput, ReferenceData
 from spinweb.models import AuditEvent
 from tests.conftest import browser_as
 
@@ -34,6 +35,9 @@ SECRETS = [
     f"audit-detail-{MARKER}",
     f"pipeline-note-{MARKER}",
     "shop-web-v003",
+    f"policy-note-{MARKER}",
+    f"data-note-{MARKER}",
+    f"decision-input-{MARKER}",
 ]
 # Requests that only touch the caller's own session or token, never shared data.
 OWN_SESSION = {
@@ -47,6 +51,9 @@ OWN_SESSION = {
 }
 # POST endpoints that only compute an answer and store nothing (the fingerprint still checks it).
 STORES_NOTHING = {"api:pipeline-validate"}
+# Policy dry runs need only READ, so the viewer gets 200: they run nothing and store only
+# decision log rows marked dry run (not in the fingerprint), like the playground an admin uses.
+STORES_NOTHING |= {"pipelines:dryrun", "api:pipeline-dryrun"}
 # Webhook endpoints take no login by design, like Spinnaker's /webhooks: their only power is to
 # start pipelines whose trigger listens (none does here), so they may answer 200 and record the
 # call as a TriggerEvent (not in the fingerprint). The fingerprint still proves nothing else changed.
@@ -99,6 +106,23 @@ class Secrets:
     event: AuditEvent
     pipeline: Pipeline
     execution: Execution
+    policy: Policy
+    data: ReferenceData
+    decision: PolicyDecision
+
+
+def _policy_rows() -> tuple[Policy, ReferenceData, PolicyDecision]:
+    """A disabled policy, a reference document and a logged decision, each holding a secret."""
+    source = 'package spinnaker.execution.stages.before.wait\n\nimport rego.v1\n\ndeny contains "x" if false\n'
+    policy = Policy.objects.create(
+        name="guard", description=SECRETS[7], source=source, package="spinnaker.execution.stages.before.wait"
+    )
+    data = ReferenceData.objects.create(key="prod_accounts", description=SECRETS[8], document=["prod"])
+    stored = PolicyInput.objects.create(digest="0" * 64, document={"note": SECRETS[9]})
+    decision = PolicyDecision.objects.create(
+        hook="stage", package=policy.package, input=stored, allowed=True, result="allow", engine="embedded"
+    )
+    return policy, data, decision
 
 
 @pytest.fixture
@@ -150,6 +174,7 @@ def secrets(shop: Application, shop_cluster: Cluster, blog: Application) -> Secr
         event,
         pipeline,
         execution,
+        *_policy_rows(),
     )
 
 
@@ -163,6 +188,8 @@ def sample_kwargs(endpoint: Endpoint, s: Secrets) -> dict[str, str]:
         "audit-event": s.event.pk,
         "pipeline": s.pipeline.pk,
         "execution": s.execution.pk,
+        "policy": s.policy.pk,
+        "policy-decision": s.decision.pk,
     }
     values: dict[str, str] = {}
     for kwarg in endpoint.pattern.pattern.regex.groupindex:
@@ -196,7 +223,13 @@ def sample_kwargs(endpoint: Endpoint, s: Secrets) -> dict[str, str]:
             values[kwarg] = "deploy-hook"
         elif kwarg == "provider":  # a git webhook's provider
             values[kwarg] = "github"
-        elif kwarg == "version":  # a pipeline version number
+        elif kwarg == "policy_id":
+            values[kwarg] = str(s.policy.pk)
+        elif kwarg == "decision_id":
+            values[kwarg] = str(s.decision.pk)
+        elif kwarg == "key":  # a reference data document's key
+            values[kwarg] = s.data.key
+        elif kwarg == "version":  # a pipeline or policy version number
             values[kwarg] = "1"
         elif kwarg == "url":  # the admin's catch-all
             values[kwarg] = "applications/nothing-here/"
@@ -222,6 +255,11 @@ def _admin_object_pk(admin_model: re.Match[str] | None, s: Secrets) -> Any:
         "pipelineversion": s.pipeline,
         "loadbalancer": s.balancer,
         "auditevent": s.event,
+        "policy": s.policy,
+        "policyversion": s.policy,
+        "referencedata": s.data,
+        "policydecision": s.decision,
+        "policyinput": s.decision.input,
     }
     if admin_model and admin_model.group(2) in models:
         return models[admin_model.group(2)].pk
@@ -253,6 +291,8 @@ def fingerprint() -> str:
         "pipelines": list(Pipeline.objects.order_by("pk").values()),
         "executions": list(Execution.objects.order_by("pk").values()),
         "stages": list(StageExecution.objects.order_by("pk").values()),
+        "policies": list(Policy.objects.order_by("pk").values()),
+        "reference_data": list(ReferenceData.objects.order_by("pk").values()),
     }
     return json.dumps(rows, default=str, sort_keys=True)
 

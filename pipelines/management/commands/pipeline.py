@@ -1,4 +1,4 @@
-"""``manage.py pipeline save -f FILE`` and ``manage.py pipeline run APP NAME``."""
+"""``manage.py pipeline save -f FILE``, ``pipeline run APP NAME`` and ``pipeline dryrun APP NAME``."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from pipelines import actions
 from pipelines.documents import execution_document
 from pipelines.models import Execution, Pipeline
 from pipelines.statuses import COMPLETED, Status
+from policies.types import PolicyDenied
 from spinweb.models import AuditSource
 
 INVALID = 2  # exit status for invalid input, as documented
@@ -36,6 +37,13 @@ class Command(BaseCommand):
         run.add_argument("--wait", action="store_true", help="Wait until the run ends; exit 0 only if it SUCCEEDED.")
         run.add_argument("--timeout", type=float, default=3600, help="Seconds to wait with --wait (default 3600).")
         run.add_argument("--json", action="store_true", help="Print the execution as JSON.")
+        dry = sub.add_parser("dryrun", help="Decide every policy gate a manual run would pass, without running it.")
+        dry.add_argument("application")
+        dry.add_argument("name")
+        dry.add_argument("--param", action="append", default=[], metavar="K=V", help="A parameter (repeatable).")
+        # Its own dest: a subcommand's default would overwrite the --user given before the verb.
+        dry.add_argument("--user", dest="run_as", metavar="NAME", help="The user the run would be started by.")
+        dry.add_argument("--json", action="store_true", help="Print the report as JSON.")
 
     def handle(self, *args: Any, verb: str, user: str | None = None, **options: Any) -> None:
         actor = get_user_model().objects.filter(username=user).first() if user else None
@@ -43,6 +51,8 @@ class Command(BaseCommand):
             raise CommandError(f"No user named {user!r}.", returncode=INVALID)
         if verb == "save":
             self._save(actor, options["file"])
+        elif verb == "dryrun":
+            self._dryrun(actor, **options)
         else:
             self._run(actor, **options)
 
@@ -83,6 +93,8 @@ class Command(BaseCommand):
             execution = actions.start_execution(actor, pipeline, parameters=parameters, source=AuditSource.CLI)
         except ValidationError as exc:
             raise CommandError(" ".join(exc.messages), returncode=INVALID) from None
+        except PolicyDenied as exc:
+            raise CommandError(str(exc), returncode=INVALID) from None
         if not json:
             self.stderr.write(f"Started {execution.id} ({execution.status}).")
         if wait:
@@ -93,6 +105,25 @@ class Command(BaseCommand):
             self.stdout.write(f"{execution.id} {execution.status}")
         if wait and execution.status != Status.SUCCEEDED:
             raise CommandError(f"The run ended {execution.status}.", returncode=1)
+
+    def _dryrun(
+        self, actor: Any, application: str, name: str, param: list[str], run_as: str | None, json: bool, **_: Any
+    ) -> None:
+        from policies.dryrun import dry_run, render_table
+
+        pipeline = Pipeline.objects.filter(application__name=application, name=name).first()
+        if pipeline is None:
+            raise CommandError(f"No pipeline {name!r} in application {application!r}.", returncode=INVALID)
+        runner = get_user_model().objects.filter(username=run_as).first() if run_as else None
+        if run_as and runner is None:
+            raise CommandError(f"No user named {run_as!r}.", returncode=INVALID)
+        try:
+            report = dry_run(pipeline, parameters=dict(_pair(item) for item in param), user=runner, acting=actor)
+        except ValidationError as exc:
+            raise CommandError(" ".join(exc.messages), returncode=INVALID) from None
+        self.stdout.write(_dumps(report.to_dict()) if json else render_table(report))
+        if not report.allowed:
+            raise CommandError("A policy would deny this run (see above).", returncode=1)
 
     def _wait(self, execution: Execution, timeout: float, quiet: bool) -> Execution:
         deadline, seen = time.monotonic() + timeout, ""
