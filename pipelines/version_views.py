@@ -20,6 +20,7 @@ from pipelines import actions
 from pipelines.documents import pipeline_document, version_diff
 from pipelines.editor_views import SERVER_KEYS, is_locked
 from pipelines.models import Pipeline, PipelineVersion, get_pipeline_for_user
+from spinweb.diffs import diff_lines
 from spinweb.models import AuditSource
 from spinweb.permissions import Access, Need
 
@@ -35,20 +36,6 @@ def shown(pipeline: Pipeline, config: dict[str, Any]) -> dict[str, Any]:
     """A version's JSON as the editor would show it: secrets masked, server keys left out."""
     as_saved = Pipeline(id=pipeline.pk, application=pipeline.application, name=pipeline.name, config=config)
     return {key: value for key, value in pipeline_document(as_saved).items() if key not in SERVER_KEYS}
-
-
-def diff_lines(text: str) -> list[tuple[str, str]]:
-    """Each line of a unified diff with its class: added, removed, hunk, header or context."""
-    rows = []
-    for line in text.splitlines():
-        if line.startswith(("+++", "---")):
-            kind = "header"
-        elif line.startswith("@@"):
-            kind = "hunk"
-        else:
-            kind = {"+": "added", "-": "removed"}.get(line[:1], "context")
-        rows.append((kind, line))
-    return rows
 
 
 @login_required

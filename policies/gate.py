@@ -65,28 +65,9 @@ def decide(
     return decision
 
 
-def require(
-    hook: Hook,
-    package: str,
-    document: Document,
-    *,
-    application: str = "",
-    execution_id: uuid.UUID | str | None = None,
-    stage_id: uuid.UUID | str | None = None,
-    subject: str = "",
-    dry_run: bool = False,
-) -> Decision:
-    """:func:`decide`, raising :class:`PolicyDenied` when the decision is a denial."""
-    decision = decide(
-        hook,
-        package,
-        document,
-        application=application,
-        execution_id=execution_id,
-        stage_id=stage_id,
-        subject=subject,
-        dry_run=dry_run,
-    )
+def require(hook: Hook, package: str, document: Document, **context: Any) -> Decision:
+    """:func:`decide` (same keyword arguments), raising :class:`PolicyDenied` when the decision is a denial."""
+    decision = decide(hook, package, document, **context)
     if not decision.allowed:
         raise PolicyDenied(decision)
     return decision

@@ -15,6 +15,7 @@ regopy (rego-cpp 1.5.2) quirks this module hides:
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import os
 import re
@@ -217,6 +218,18 @@ def set_input(interpreter: Any, document: dict[str, Any]) -> None:
 
 
 _LIB = rego_shared.rego
+
+
+@functools.lru_cache(maxsize=4096)
+def _short_encoded(text: str) -> bytes:
+    return _escaped(text).encode()
+
+
+def _encoded(text: str) -> bytes:
+    """A string as the C API takes it; short ones (keys, statuses, types) come from a cache."""
+    return _short_encoded(text) if len(text) <= 64 else _escaped(text).encode()
+
+
 _INT64 = range(-(2**63), 2**63)
 
 
@@ -241,10 +254,10 @@ def _native_input(document: dict[str, Any]) -> Any:
         nonlocal failed
         kind = type(value)
         if kind is str:
-            failed |= string(handle, _escaped(value).encode())
+            failed |= string(handle, _encoded(value))
         elif kind is dict:
             for key, entry in value.items():
-                failed |= string(handle, _escaped(str(key)).encode())
+                failed |= string(handle, _encoded(str(key)))
                 add(entry)
                 failed |= item(handle)
             failed |= obj(handle, len(value))

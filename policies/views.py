@@ -26,6 +26,7 @@ from policies.engines import data_document
 from policies.forms import PolicyForm, add_issues, parse_json, unix_lines
 from policies.hooks import Hook, hook_of
 from policies.models import Policy, PolicyMode, PolicyVersion
+from spinweb.diffs import diff_lines
 from spinweb.models import AuditSource
 from spinweb.permissions import is_admin
 
@@ -206,16 +207,7 @@ def diff_rows(old: PolicyVersion | None, new: PolicyVersion) -> list[tuple[str, 
     """Each line of the unified diff with its class: added, removed, hunk, header or context."""
     old_label = f"version {old.version}" if old is not None else "nothing"
     lines = difflib.unified_diff(version_text(old), version_text(new), old_label, f"version {new.version}", lineterm="")
-    rows = []
-    for line in lines:
-        if line.startswith(("+++", "---")):
-            kind = "header"
-        elif line.startswith("@@"):
-            kind = "hunk"
-        else:
-            kind = {"+": "added", "-": "removed"}.get(line[:1], "context")
-        rows.append((kind, line))
-    return rows
+    return diff_lines("\n".join(lines))
 
 
 @admin_only

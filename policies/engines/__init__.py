@@ -7,6 +7,7 @@ change saved anywhere reaches every process on its next decision.
 
 from __future__ import annotations
 
+import atexit
 import threading
 from typing import Any
 
@@ -110,3 +111,8 @@ def data_document() -> dict[str, Any]:
         }
     }
     return data
+
+
+# regopy frees its interpreter in ``__del__``, which fails noisily when it runs during the
+# interpreter's own teardown (its ctypes bindings are gone by then): free it while they exist.
+atexit.register(reset)

@@ -184,8 +184,11 @@ def test_it_lists_server_groups_in_a_fixed_number_of_queries(
         )
         group.load_balancers.add(lb)
     client = api_as(admin)
+    # The first request after the account was created reloads the policy set (a one-time cost
+    # per change); what is measured is the list itself, plus the generation check of the authz hook.
+    client.get(url("server-groups"))
 
-    with django_assert_max_num_queries(4):
+    with django_assert_max_num_queries(5):
         response = client.get(url("server-groups"))
 
     assert response.json()["count"] == 21
