@@ -201,6 +201,21 @@ def opa_url() -> str:
     return raw
 
 
+def http_url(name: str) -> str:
+    """An optional http(s)://host[:port][/path] URL without a trailing slash, else ""."""
+    raw = env_str(name, "").rstrip("/")
+    if not raw:
+        return ""
+    parts = urlsplit(raw)
+    try:
+        _ = parts.port
+    except ValueError:
+        raise ImproperlyConfigured(f"{name} has an invalid port: {raw!r}.") from None
+    if parts.scheme not in {"http", "https"} or not parts.hostname:
+        raise ImproperlyConfigured(f"{name} must look like http://127.0.0.1:9090, not {raw!r}.")
+    return raw
+
+
 def policy_hooks(name: str) -> list[str]:
     """A comma-separated list of policy hook names (save, execution, stage, task, deployment, authz)."""
     from policies.hooks import Hook

@@ -174,6 +174,12 @@ SPINWEB_LOCAL_PORTS = env.port_range("SPINWEB_LOCAL_PORTS", "20000-29999")
 # Where kubeconfig-context credential references are looked up.
 SPINWEB_KUBECONFIG = env.env_str("SPINWEB_KUBECONFIG", env.env_str("KUBECONFIG", "~/.kube/config"))
 
+# Canary metric sources: the Prometheus server queried by "prometheus" metrics, and the
+# CloudWatch endpoint for "cloudwatch" metrics (empty: AWS's own; set it for a local stand-in).
+SPINWEB_PROMETHEUS_URL = env.http_url("SPINWEB_PROMETHEUS_URL")
+SPINWEB_CLOUDWATCH_ENDPOINT = env.http_url("SPINWEB_CLOUDWATCH_ENDPOINT")
+SPINWEB_METRICS_TIMEOUT_SECONDS = env.env_int("SPINWEB_METRICS_TIMEOUT_SECONDS", 10, minimum=1, maximum=300)
+
 # Policies: embedded Rego unless OPA_URL names an OPA server (then SPINWEB_OPA_TOKEN is its
 # bearer token). A hook whose engine fails denies (fails closed) unless listed in
 # SPINWEB_POLICY_FAIL_OPEN; the authz hook also skips the SPINWEB_POLICY_AUTHZ_EXEMPT path prefixes.

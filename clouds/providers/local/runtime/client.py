@@ -113,6 +113,10 @@ class RuntimeLoadBalancer:
     def status_url(self) -> str:
         return f"http://{LOOPBACK}:{self.admin_port}/status"
 
+    @property
+    def history_url(self) -> str:
+        return f"http://{LOOPBACK}:{self.admin_port}/history"
+
 
 @dataclass(frozen=True)
 class RuntimeState:

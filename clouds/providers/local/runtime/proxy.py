@@ -19,10 +19,11 @@ The admin port serves ``/metrics`` (Prometheus text, a registry of its own)::
     spinweb_lb_errors_total{load_balancer, server_group, instance}   # 5xx answers and failed attempts
     spinweb_lb_request_duration_seconds{load_balancer, server_group}  # histogram
 
-and ``/status``: ``{"name", "port", "generation", "backends": [{"serverGroup", "weight",
-"instances": [ids], "inFlight"}], "inFlight": {server group: n}}`` (groups that left the config
-but still have requests in flight included). Exits 3 if a port is taken; SIGTERM stops it
-gracefully.
+``/history?server_group=G&start=S&end=E&step=N`` (epoch seconds): the group's answers per step
+over the last hour (see ``history``), and ``/status``: ``{"name", "port", "generation",
+"backends": [{"serverGroup", "weight", "instances": [ids], "inFlight"}], "inFlight": {server
+group: n}}`` (groups that left the config but still have requests in flight included).
+Exits 3 if a port is taken; SIGTERM stops it gracefully.
 """
 
 from __future__ import annotations
@@ -39,11 +40,13 @@ import time
 from collections import Counter as Tally
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 from .common import LOOPBACK
+from .history import History
 from .httpserver import GracefulHandler, GracefulHTTPServer, serve_until_signalled
 from .routing import Config, ConnectionPool, RoutingTable, Target
 
@@ -83,9 +86,12 @@ class Metrics:
             ["load_balancer", "server_group"],
             registry=self.registry,
         )
+        self.history = History()
 
     def answered(self, target: Target | None, code: int, seconds: float) -> None:
         group, instance = (target.server_group, target.instance) if target else ("", "")
+        if target:
+            self.history.record(group, code, seconds)
         self.requests.labels(self.load_balancer, group, instance, str(code)).inc()
         if code >= 500:
             self.errors.labels(self.load_balancer, group, instance).inc()
@@ -266,8 +272,22 @@ def make_admin_handler(proxy: Proxy) -> type[GracefulHandler]:
                 self.send_body(200, generate_latest(proxy.metrics.registry), CONTENT_TYPE_LATEST)
             elif path == "/status":
                 self.send_body(200, json.dumps(proxy.status()).encode(), "application/json")
+            elif path == "/history":
+                self._history()
             else:
-                self.send_body(404, b"not found: try /metrics or /status", "text/plain")
+                self.send_body(404, b"not found: try /metrics, /status or /history", "text/plain")
+
+        def _history(self) -> None:
+            params = parse_qs(self.path.partition("?")[2])
+            try:
+                group = params["server_group"][0]
+                start, end, step = (int(params[name][0]) for name in ("start", "end", "step"))
+                window = proxy.metrics.history.window(group, start, end, step)
+            except (KeyError, ValueError) as error:
+                message = f"need server_group, and start, end, step as whole seconds: {error}"
+                self.send_body(400, message.encode(), "text/plain")
+                return
+            self.send_body(200, json.dumps(window).encode(), "application/json")
 
     return AdminHandler
 
