@@ -13,6 +13,7 @@ urlpatterns = [
     path("applications/", include("applications.urls")),
     path("applications/", include("pipelines.urls")),
     path("applications/", include("clouds.urls")),
+    path("applications/", include("canary.urls")),
     path("policies/", include("policies.urls")),
     path("admin/", admin.site.urls),
     path("api/v1/", include(("spinweb.api.urls", "api"), namespace="api")),

@@ -13,6 +13,7 @@ urlpatterns = [
     path("", include("clouds.api.urls")),
     path("", include("policies.api.urls")),
     path("", include("pipelines.api.urls")),
+    path("", include("canary.api.urls")),
     path("", include(router.urls)),
     path("auth/token/", TokenCreateView.as_view(), name="token-create"),
     path("auth/token/revoke/", TokenRevokeView.as_view(), name="token-revoke"),

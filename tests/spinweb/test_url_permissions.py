@@ -20,6 +20,7 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from knox.models import AuthToken
 
 from applications.models import Application, ApplicationGrant
+from canary.models import CanaryConfig
 from clouds.models import Account, AccountGrant, Cluster, LoadBalancer, ServerGroup
 from pipelines.models import Execution, Pipeline, StageExecution
 from policies.models import Policy, PolicyDecision, PolicyInput, ReferenceData
@@ -38,6 +39,7 @@ SECRETS = [
     f"policy-note-{MARKER}",
     f"data-note-{MARKER}",
     f"decision-input-{MARKER}",
+    f"canary-note-{MARKER}",
 ]
 # Requests that only touch the caller's own session or token, never shared data.
 OWN_SESSION = {
@@ -50,7 +52,7 @@ OWN_SESSION = {
     "api:token-revoke-all",
 }
 # POST endpoints that only compute an answer and store nothing (the fingerprint still checks it).
-STORES_NOTHING = {"api:pipeline-validate"}
+STORES_NOTHING = {"api:pipeline-validate", "api:canary-config-validate"}
 # Policy dry runs need only READ, so the viewer gets 200: they run nothing and store only
 # decision log rows marked dry run (not in the fingerprint), like the playground an admin uses.
 STORES_NOTHING |= {"pipelines:dryrun", "api:pipeline-dryrun"}
@@ -109,6 +111,7 @@ class Secrets:
     policy: Policy
     data: ReferenceData
     decision: PolicyDecision
+    canary: CanaryConfig
 
 
 def _policy_rows() -> tuple[Policy, ReferenceData, PolicyDecision]:
@@ -175,7 +178,16 @@ def secrets(shop: Application, shop_cluster: Cluster, blog: Application) -> Secr
         pipeline,
         execution,
         *_policy_rows(),
+        _canary_config(shop),
     )
+
+
+def _canary_config(shop: Application) -> CanaryConfig:
+    metric = {"name": "errors", "groups": ["e"], "scopeName": "default", "query": {"type": "builtin"}}
+    document = {"name": "web", "applications": ["shop"], "description": SECRETS[10], "metrics": [metric]}
+    config = CanaryConfig.objects.create(application=shop, name="web", description=SECRETS[10], document=document)
+    config.versions.create(version=1, document=document)
+    return config
 
 
 def sample_kwargs(endpoint: Endpoint, s: Secrets) -> dict[str, str]:
@@ -190,6 +202,7 @@ def sample_kwargs(endpoint: Endpoint, s: Secrets) -> dict[str, str]:
         "execution": s.execution.pk,
         "policy": s.policy.pk,
         "policy-decision": s.decision.pk,
+        "canary-config": s.canary.pk,
     }
     values: dict[str, str] = {}
     for kwarg in endpoint.pattern.pattern.regex.groupindex:
@@ -205,6 +218,8 @@ def sample_kwargs(endpoint: Endpoint, s: Secrets) -> dict[str, str]:
             values[kwarg] = str(_admin_object_pk(admin_model, s))
         elif kwarg == "pipeline_id":
             values[kwarg] = str(s.pipeline.pk)
+        elif kwarg == "config_id":  # a canary config
+            values[kwarg] = str(s.canary.pk)
         elif kwarg == "execution_id":
             values[kwarg] = str(s.execution.pk)
         elif kwarg == "stage_id":
@@ -260,6 +275,8 @@ def _admin_object_pk(admin_model: re.Match[str] | None, s: Secrets) -> Any:
         "referencedata": s.data,
         "policydecision": s.decision,
         "policyinput": s.decision.input,
+        "canaryconfig": s.canary,
+        "canaryconfigversion": s.canary.versions.get(),
     }
     if admin_model and admin_model.group(2) in models:
         return models[admin_model.group(2)].pk
@@ -293,6 +310,7 @@ def fingerprint() -> str:
         "stages": list(StageExecution.objects.order_by("pk").values()),
         "policies": list(Policy.objects.order_by("pk").values()),
         "reference_data": list(ReferenceData.objects.order_by("pk").values()),
+        "canary_configs": list(CanaryConfig.objects.order_by("pk").values()),
     }
     return json.dumps(rows, default=str, sort_keys=True)
 
