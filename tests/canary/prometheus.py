@@ -14,12 +14,13 @@ import contextlib
 import os
 import socket
 import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import requests
+
+from tests.clouds.local.conftest import wait_until
 
 PROMETHEUS = Path("/usr/bin/prometheus")
 START_TIMEOUT = 60.0
@@ -73,13 +74,10 @@ def running_prometheus(targets: list[str], folder: Path) -> Iterator[str]:
 
 def wait_all_up(base: str, count: int, process: subprocess.Popen[bytes], log: Path) -> None:
     """Until every target has been scraped successfully once; fails with the log tail after the deadline."""
-    deadline = time.monotonic() + START_TIMEOUT
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            break
-        if _up_targets(base) >= count:
-            return
-        time.sleep(0.1)  # polling Prometheus's API: there is nothing to block on
+    with contextlib.suppress(AssertionError):
+        wait_until(lambda: process.poll() is not None or _up_targets(base) >= count, START_TIMEOUT, "the scrapes")
+    if process.poll() is None and _up_targets(base) >= count:
+        return
     tail = log.read_text(errors="replace").splitlines()[-10:]
     raise AssertionError(f"Prometheus at {base} did not scrape its {count} targets in time:\n" + "\n".join(tail))
 
@@ -93,13 +91,13 @@ def _up_targets(base: str) -> int:
     return sum(1 for target in active if target.get("health") == "up")
 
 
+def _has_result(base: str, query: str) -> bool:
+    with contextlib.suppress(requests.RequestException, ValueError):
+        answer = requests.get(f"{base}/api/v1/query", params={"query": query}, timeout=2).json()
+        return bool(answer.get("data", {}).get("result"))
+    return False
+
+
 def wait_for(base: str, query: str, timeout: float = 30.0) -> None:
     """Until an instant ``query`` answers a non-empty result."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        with contextlib.suppress(requests.RequestException, ValueError):
-            answer = requests.get(f"{base}/api/v1/query", params={"query": query}, timeout=2).json()
-            if answer.get("data", {}).get("result"):
-                return
-        time.sleep(0.1)  # polling Prometheus's API: there is nothing to block on
-    raise AssertionError(f"Prometheus at {base} had no data for {query} after {timeout} s")
+    wait_until(lambda: _has_result(base, query), timeout, f"Prometheus data for {query}")
