@@ -90,3 +90,100 @@ class CanaryConfigVersion(models.Model):
 def get_canary_config_for_user(user: AnyUser, pk: Any, need: Need = "read") -> CanaryConfig:
     """The config if ``user`` holds ``need`` on its application; 404 if unseen, 403 if only seen."""
     return get_owned(CanaryConfig.objects.select_related("application"), user, pk, need, "canary config")
+
+
+class CanaryRun(models.Model):
+    """One canary analysis: a ``kayentaCanary`` stage's run, judged once per interval.
+
+    The config is copied as it was when the run started (``config_document``), so a report
+    and a replay read exactly what was judged even after the config changed or was deleted.
+    """
+
+    class State(models.TextChoices):
+        RUNNING = "RUNNING", "Running"
+        SUCCEEDED = "SUCCEEDED", "Succeeded"
+        FAILED = "FAILED", "Failed"
+        CANCELED = "CANCELED", "Canceled"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    application = models.ForeignKey(Application, on_delete=models.CASCADE, related_name="canary_runs")
+    execution = models.ForeignKey(
+        "pipelines.Execution", null=True, blank=True, on_delete=models.SET_NULL, related_name="canary_runs"
+    )
+    stage = models.OneToOneField(
+        "pipelines.StageExecution", null=True, blank=True, on_delete=models.SET_NULL, related_name="canary_run"
+    )
+    config = models.ForeignKey(CanaryConfig, null=True, blank=True, on_delete=models.SET_NULL, related_name="runs")
+    config_name = models.CharField(max_length=255)
+    config_version = models.PositiveIntegerField()
+    config_document = models.JSONField(help_text="The canary config as it was when the run started.")
+    thresholds = models.JSONField(help_text='{"marginal": M, "pass": P}')
+    scopes = models.JSONField(default=list, help_text="Kayenta scopes with the server groups resolved.")
+    plan = models.JSONField(default=dict, help_text="Lifetime, interval, warm-up, lookback and offset, in minutes.")
+    deployments = models.JSONField(default=dict, help_text="The baseline and canary server groups it deployed.")
+    state = models.CharField(max_length=16, choices=State.choices, default=State.RUNNING, db_index=True)
+    score = models.FloatField(null=True, blank=True)
+    classification = models.CharField(max_length=32, blank=True)
+    message = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    ended_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.config_name} canary run {self.pk}"
+
+
+class CanaryJudgment(models.Model):
+    """One interval's verdict, with the raw series it was judged on (so it can be replayed).
+
+    ``data`` is ``{"metrics": {name: {"control": SIDE, "experiment": SIDE}}}`` where SIDE is
+    ``{"values": [number | "NaN" | "+Inf" | "-Inf"], "timestamps": [ISO-8601], "query": str,
+    "reason": str, "scope": str, "location": str}``; ``result`` is ``JudgeResult.as_dict()``
+    (empty when the interval is an Error: a source failed and ``error`` says how).
+    """
+
+    run = models.ForeignKey(CanaryRun, on_delete=models.CASCADE, related_name="judgments")
+    index = models.PositiveIntegerField(help_text="The interval, from 1.")
+    control_start = models.DateTimeField()
+    control_end = models.DateTimeField()
+    experiment_start = models.DateTimeField()
+    experiment_end = models.DateTimeField()
+    judged_at = models.DateTimeField(auto_now_add=True)
+    score = models.FloatField(null=True, blank=True)
+    classification = models.CharField(max_length=32)
+    reason = models.TextField(blank=True)
+    result = models.JSONField(default=dict)
+    data = models.JSONField(default=dict)
+    warnings = models.JSONField(default=list)
+    error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["run", "index"]
+        constraints = [models.UniqueConstraint(fields=["run", "index"], name="unique_canary_judgment_interval")]
+
+    def __str__(self) -> str:
+        return f"{self.run} interval {self.index}"
+
+
+class CanaryReplay(models.Model):
+    """A judgment's stored data judged again with another config or thresholds."""
+
+    judgment = models.ForeignKey(CanaryJudgment, on_delete=models.CASCADE, related_name="replays")
+    config_label = models.CharField(max_length=300, help_text="Which config: a name and version, or 'edited'.")
+    config_document = models.JSONField()
+    thresholds = models.JSONField()
+    score = models.FloatField(null=True, blank=True)
+    classification = models.CharField(max_length=32)
+    result = models.JSONField(default=dict)
+    created_at = models.DateTimeField(auto_now_add=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"replay of {self.judgment} with {self.config_label}"

@@ -179,6 +179,9 @@ SPINWEB_KUBECONFIG = env.env_str("SPINWEB_KUBECONFIG", env.env_str("KUBECONFIG",
 SPINWEB_PROMETHEUS_URL = env.http_url("SPINWEB_PROMETHEUS_URL")
 SPINWEB_CLOUDWATCH_ENDPOINT = env.http_url("SPINWEB_CLOUDWATCH_ENDPOINT")
 SPINWEB_METRICS_TIMEOUT_SECONDS = env.env_int("SPINWEB_METRICS_TIMEOUT_SECONDS", 10, minimum=1, maximum=300)
+# A canary interval is judged this many seconds after its window ends, so the last step's
+# metrics have landed (a Prometheus scrape, the load balancer's last second).
+SPINWEB_CANARY_METRICS_DELAY_SECONDS = env.env_int("SPINWEB_CANARY_METRICS_DELAY_SECONDS", 2, minimum=0, maximum=600)
 
 # Policies: embedded Rego unless OPA_URL names an OPA server (then SPINWEB_OPA_TOKEN is its
 # bearer token). A hook whose engine fails denies (fails closed) unless listed in
