@@ -18,7 +18,7 @@ from django.http import HttpRequest
 from django.utils.html import format_html
 
 from canary import actions
-from canary.models import CanaryConfig, CanaryConfigVersion
+from canary.models import CanaryConfig, CanaryConfigVersion, CanaryJudgment, CanaryReplay, CanaryRun
 from pipelines.documents import version_diff
 from spinweb.models import AuditSource
 
@@ -132,3 +132,100 @@ class CanaryConfigVersionAdmin(admin.ModelAdmin[CanaryConfigVersion]):
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+
+# Canary runs: read-only, the evidence as the stage stored it -----------------------------------
+
+
+class ReadOnlyAdmin(admin.ModelAdmin[Any]):
+    """Runs, judgments and replays are written by the canary stage and by replays, never by hand."""
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+class JudgmentInline(admin.TabularInline[CanaryJudgment, CanaryRun]):
+    model = CanaryJudgment
+    extra = 0
+    can_delete = False
+    show_change_link = True
+    fields = ("index", "score", "classification", "reason", "judged_at")
+    readonly_fields = fields
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[CanaryJudgment]:
+        return super().get_queryset(request).defer("data", "result")
+
+
+@admin.register(CanaryRun)
+class CanaryRunAdmin(ReadOnlyAdmin):
+    list_display = [
+        "id",
+        "application",
+        "config_name",
+        "config_version",
+        "state",
+        "score",
+        "classification",
+        "created_at",
+    ]
+    list_filter = ["state", "classification", "application"]
+    search_fields = ["id", "config_name", "application__name", "message"]
+    list_select_related = ["application"]
+    date_hierarchy = "created_at"
+    inlines = [JudgmentInline]
+
+
+class ReplayInline(admin.TabularInline[CanaryReplay, CanaryJudgment]):
+    model = CanaryReplay
+    extra = 0
+    can_delete = False
+    fields = ("config_label", "thresholds", "score", "classification", "created_at", "created_by")
+    readonly_fields = fields
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(CanaryJudgment)
+class CanaryJudgmentAdmin(ReadOnlyAdmin):
+    list_display = ["run", "index", "score", "classification", "judged_at"]
+    list_filter = ["classification", "run__application"]
+    search_fields = ["run__id", "run__config_name", "reason", "error"]
+    list_select_related = ["run__application"]
+    inlines = [ReplayInline]
+    fields = ("run", "index", "score", "classification", "reason", "error", "warnings", "windows", "shown_result")
+    readonly_fields = fields
+
+    @admin.display(description="Windows")
+    def windows(self, row: CanaryJudgment) -> str:
+        return (
+            f"control {row.control_start.isoformat()} to {row.control_end.isoformat()}; "
+            f"experiment {row.experiment_start.isoformat()} to {row.experiment_end.isoformat()}"
+        )
+
+    @admin.display(description="Judge result")
+    def shown_result(self, row: CanaryJudgment) -> str:
+        return _pretty(row.result)
+
+
+@admin.register(CanaryReplay)
+class CanaryReplayAdmin(ReadOnlyAdmin):
+    list_display = ["judgment", "config_label", "score", "classification", "created_at", "created_by"]
+    list_filter = ["classification", "judgment__run__application"]
+    search_fields = ["config_label", "judgment__run__id"]
+    list_select_related = ["judgment__run__application", "created_by"]

@@ -25,6 +25,8 @@ from canary.judge.request import judge_request
 from canary.judge.results import ERROR
 from canary.models import CanaryConfig, CanaryJudgment, CanaryReplay, CanaryRun
 from canary.sources import Scope, Series, SourceError, source_for
+from spinweb.audit import record
+from spinweb.models import AuditAction
 
 if TYPE_CHECKING:
     from pipelines.models import Execution, StageExecution
@@ -301,12 +303,17 @@ def replay(
     thresholds: dict[str, Any] | None,
     label: str,
     user: AnyUser | None,
+    source: str,
 ) -> CanaryReplay:
     """Judge the stored data again; ``JudgeInputError`` (naming the field) when the input is bad.
 
     The stored series keep the metric names of the run's config; a replay config that drops a
     metric leaves it out, one that adds a metric judges it on empty series (Nodata).
     """
+    if not isinstance(config_document, dict):
+        raise JudgeInputError("canaryConfig", "must be a JSON object (a Kayenta canary config).")
+    if thresholds is not None and not isinstance(thresholds, dict):
+        raise JudgeInputError("scoreThresholds", "must be a JSON object with marginal and pass.")
     if judgment.classification == ERROR and not judgment.data.get("metrics"):
         raise JudgeInputError("interval", f"interval {judgment.index} has no data to replay: {judgment.error}")
     chosen = thresholds if thresholds is not None else judgment.run.thresholds
@@ -315,16 +322,27 @@ def replay(
     document["metrics"] = {name: series for name, series in document["metrics"].items() if name in names}
     result = judge_request(document).as_dict()
     actor: Any = user if user is not None and user.is_authenticated else None
-    return CanaryReplay.objects.create(
-        judgment=judgment,
-        config_label=label[:300],
-        config_document=config_document,
-        thresholds=document["scoreThresholds"],
-        score=result["score"],
-        classification=result["classification"],
-        result=result,
-        created_by=actor,
-    )
+    with transaction.atomic():
+        row = CanaryReplay.objects.create(
+            judgment=judgment,
+            config_label=label[:300],
+            config_document=config_document,
+            thresholds=document["scoreThresholds"],
+            score=result["score"],
+            classification=result["classification"],
+            result=result,
+            created_by=actor,
+        )
+        summary = {"interval": judgment.index, "config": row.config_label, "thresholds": row.thresholds}
+        record(
+            user,
+            AuditAction.JUDGE,
+            judgment.run,
+            source=source,
+            after={**summary, "score": row.score, "classification": row.classification},
+            detail=f"Replayed interval {judgment.index}: {row.classification} ({row.score:g})",
+        )
+    return row
 
 
 def series_for_chart(judgment: CanaryJudgment, metric_name: str) -> dict[str, list[tuple[str, float | None]]]:

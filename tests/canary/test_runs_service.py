@@ -14,6 +14,7 @@ from canary import runs
 from canary.judge import JudgeInputError
 from canary.judge.request import judge_request
 from canary.models import CanaryConfig, CanaryRun
+from spinweb.models import AuditEvent
 from tests.canary.test_sources_cloudwatch import credentials, moto, put  # noqa: F401 (fixtures)
 from tests.http_server import closed_port
 
@@ -118,11 +119,13 @@ def test_it_fails_a_canary_whose_metric_rose_and_replay_with_a_looser_config_pas
     assert judgment.result["metrics"][0]["classification"] == "High"
 
     looser = config_document(direction="decrease")
-    replayed = runs.replay(judgment, config_document=looser, thresholds=None, label="edited", user=None)
+    replayed = runs.replay(judgment, config_document=looser, thresholds=None, label="edited", user=None, source="cli")
 
     assert replayed.classification == "Pass"
     assert replayed.thresholds == {"marginal": 50, "pass": 75}
     assert judgment.replays.count() == 1
+    event = AuditEvent.objects.get(action="judge")
+    assert (event.source, event.detail) == ("cli", "Replayed interval 1: Pass (100)")
 
 
 def test_it_warns_when_a_metric_has_fewer_than_50_points(moto: str) -> None:  # noqa: F811
@@ -148,7 +151,7 @@ def test_it_makes_an_unreachable_source_an_error_interval_never_a_pass(settings:
     assert judgment.score is None
     assert "metric 'cpu', control (shop-baseline-v000)" in judgment.error
     with pytest.raises(JudgeInputError, match="no data to replay"):
-        runs.replay(judgment, config_document=config_document(), thresholds=None, label="x", user=None)
+        runs.replay(judgment, config_document=config_document(), thresholds=None, label="x", user=None, source="cli")
 
 
 @pytest.mark.parametrize(
