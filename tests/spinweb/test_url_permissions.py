@@ -20,7 +20,7 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from knox.models import AuthToken
 
 from applications.models import Application, ApplicationGrant
-from canary.models import CanaryConfig
+from canary.models import CanaryConfig, CanaryJudgment, CanaryReplay, CanaryRun
 from clouds.models import Account, AccountGrant, Cluster, LoadBalancer, ServerGroup
 from pipelines.models import Execution, Pipeline, StageExecution
 from policies.models import Policy, PolicyDecision, PolicyInput, ReferenceData
@@ -112,6 +112,7 @@ class Secrets:
     data: ReferenceData
     decision: PolicyDecision
     canary: CanaryConfig
+    canary_run: CanaryRun
 
 
 def _policy_rows() -> tuple[Policy, ReferenceData, PolicyDecision]:
@@ -179,6 +180,7 @@ def secrets(shop: Application, shop_cluster: Cluster, blog: Application) -> Secr
         execution,
         *_policy_rows(),
         _canary_config(shop),
+        _canary_run(shop),
     )
 
 
@@ -188,6 +190,27 @@ def _canary_config(shop: Application) -> CanaryConfig:
     config = CanaryConfig.objects.create(application=shop, name="web", description=SECRETS[10], document=document)
     config.versions.create(version=1, document=document)
     return config
+
+
+def _canary_run(shop: Application) -> CanaryRun:
+    """A canary run of ``shop`` whose first interval holds a secret in its query and warning."""
+    run = CanaryRun.objects.create(
+        application=shop, config_name="web", config_version=1, config_document={}, thresholds={}, message=SECRETS[10]
+    )
+    side = {"values": [1.0], "timestamps": [run.created_at.isoformat()], "query": SECRETS[10]}
+    moment = run.created_at
+    CanaryJudgment.objects.create(
+        run=run,
+        index=1,
+        control_start=moment,
+        control_end=moment,
+        experiment_start=moment,
+        experiment_end=moment,
+        classification="Pass",
+        warnings=[SECRETS[10]],
+        data={"metrics": {"errors": {"control": side, "experiment": side}}},
+    )
+    return run
 
 
 def sample_kwargs(endpoint: Endpoint, s: Secrets) -> dict[str, str]:
@@ -203,6 +226,7 @@ def sample_kwargs(endpoint: Endpoint, s: Secrets) -> dict[str, str]:
         "policy": s.policy.pk,
         "policy-decision": s.decision.pk,
         "canary-config": s.canary.pk,
+        "canary-run": s.canary_run.pk,
     }
     values: dict[str, str] = {}
     for kwarg in endpoint.pattern.pattern.regex.groupindex:
@@ -220,6 +244,10 @@ def sample_kwargs(endpoint: Endpoint, s: Secrets) -> dict[str, str]:
             values[kwarg] = str(s.pipeline.pk)
         elif kwarg == "config_id":  # a canary config
             values[kwarg] = str(s.canary.pk)
+        elif kwarg == "run_id":  # a canary run
+            values[kwarg] = str(s.canary_run.pk)
+        elif kwarg == "index":  # a canary run's judged interval
+            values[kwarg] = "1"
         elif kwarg == "execution_id":
             values[kwarg] = str(s.execution.pk)
         elif kwarg == "stage_id":
@@ -277,6 +305,8 @@ def _admin_object_pk(admin_model: re.Match[str] | None, s: Secrets) -> Any:
         "policyinput": s.decision.input,
         "canaryconfig": s.canary,
         "canaryconfigversion": s.canary.versions.get(),
+        "canaryrun": s.canary_run,
+        "canaryjudgment": s.canary_run.judgments.get(),
     }
     if admin_model and admin_model.group(2) in models:
         return models[admin_model.group(2)].pk
@@ -311,6 +341,8 @@ def fingerprint() -> str:
         "policies": list(Policy.objects.order_by("pk").values()),
         "reference_data": list(ReferenceData.objects.order_by("pk").values()),
         "canary_configs": list(CanaryConfig.objects.order_by("pk").values()),
+        "canary_runs": list(CanaryRun.objects.order_by("pk").values()),
+        "canary_replays": list(CanaryReplay.objects.order_by("pk").values()),
     }
     return json.dumps(rows, default=str, sort_keys=True)
 
