@@ -265,6 +265,15 @@ def finish_run(
     run.refresh_from_db()
 
 
+def mark_cleaned_up(stage_id: Any) -> None:
+    """Record on the run of stage ``stage_id`` that the baseline and canary it deployed are gone."""
+    with transaction.atomic():
+        run = CanaryRun.objects.select_for_update().filter(stage_id=stage_id).exclude(deployments={}).first()
+        if run is not None and not run.deployments.get("cleanedUp"):
+            run.deployments = {**run.deployments, "cleanedUp": True}
+            run.save(update_fields=["deployments"])
+
+
 # Replay and export ---------------------------------------------------------------------------
 
 
