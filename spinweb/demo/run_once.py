@@ -28,11 +28,12 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
+from typing import TypeVar
 
 from django.conf import settings
 
 from clouds.models import Account
-from clouds.providers.base import LoadBalancerState, Provider, provider_for
+from clouds.providers.base import LoadBalancerState, Provider, ServerGroupState, provider_for
 from clouds.providers.local.runtime.client import SupervisorClient, SupervisorError
 from clouds.providers.local.runtime.common import marked_processes
 from clouds.providers.local.traffic import TrafficGenerator, TrafficSnapshot, version_shares
@@ -45,6 +46,7 @@ from spinweb.demo import definitions as demo
 from spinweb.demo.seed import SOURCE, SeedReport, ensure_initial_group, ensure_load_balancer, seed_rows
 
 Say = Callable[[str], None]
+T = TypeVar("T")
 
 POLL_SECONDS = 0.05
 CONFIRM_SECONDS = 1.0
@@ -134,10 +136,13 @@ class DemoRun:
         self.account: Account | None = None
 
     def run(self) -> Summary:
+        return self.guarded(lambda: self._deploy(self._prepare()))
+
+    def guarded(self, body: Callable[[], T]) -> T:
+        """``body()``, stopped by SIGTERM too, and always followed by the clean-up."""
         try:
             with _stop_on_sigterm():
-                balancer = self._prepare()
-                return self._deploy(balancer)
+                return body()
         finally:
             with _signals_ignored():
                 self._teardown()
@@ -154,7 +159,7 @@ class DemoRun:
             self.say(f"Starting the local supervisor in {self.home} (ports {self._ports()}).")
         balancer, self.created_balancer = ensure_load_balancer(account, report)
         provider = provider_for(account)
-        self.groups_before = {group.name for group in provider.server_groups(demo.CLUSTER, demo.REGION)}
+        self.groups_before = {group.name for group in _demo_groups(provider)}
         ensure_initial_group(account, self.options.instances, report)
         self._serve_only(provider, self.options.from_version)
         self._wait_serving(balancer, self.options.from_version)
@@ -208,14 +213,14 @@ class DemoRun:
             pipeline=demo.BLUE_GREEN,
             execution_id=str(execution.pk),
             status=execution.status,
-            failure=_failure(execution),
+            failure=stage_failures(execution),
             to_version=options.to_version,
             seconds_to_all_new=reached,
             traffic=snapshot,
         )
 
-    def _start(self, version: str) -> Execution:
-        pipeline = Pipeline.objects.get(application__name=demo.APPLICATION, name=demo.BLUE_GREEN)
+    def _start(self, version: str, pipeline_name: str = demo.BLUE_GREEN) -> Execution:
+        pipeline = Pipeline.objects.get(application__name=demo.APPLICATION, name=pipeline_name)
         parameters = {"version": version, "instances": str(self.options.instances)}
         self.execution = pipeline_actions.start_execution(None, pipeline, parameters=parameters, source=SOURCE)
         self.say(f"Started {pipeline.name} with version {version} (execution {self.execution.pk}).")
@@ -229,6 +234,7 @@ class DemoRun:
             run_due_tasks()
             execution.refresh_from_db(fields=["status"])
             progress.stages(execution)
+            self._progress(execution, progress.elapsed())
             if with_traffic and self.traffic is not None:
                 progress.traffic(self.traffic.stats.snapshot())
             if execution.status in COMPLETED:
@@ -237,6 +243,9 @@ class DemoRun:
             if time.monotonic() >= deadline:
                 raise DemoFailed(f"{execution.name} did not finish within {self.options.timeout:.0f} s.")
             time.sleep(POLL_SECONDS)  # the engine's waits wake at wall-clock times; poll for them
+
+    def _progress(self, execution: Execution, elapsed: str) -> None:
+        """Anything more to print while ``execution`` runs (nothing here)."""
 
     def _confirm(self, version: str) -> None:
         """Wait (a little) until every answer has come from ``version`` for ``CONFIRM_SECONDS``."""
@@ -284,7 +293,8 @@ class DemoRun:
 
     def _remove_created(self, account: Account) -> None:
         provider = provider_for(account)
-        created = [g for g in provider.server_groups(demo.CLUSTER, demo.REGION) if g.name not in self.groups_before]
+        # A canceled canary removes its baseline and canary itself; any still there go too.
+        created = [group for group in _demo_groups(provider) if group.name not in self.groups_before]
         for group in created:
             provider.destroy(group.name, group.region, idempotency_key=f"demo:destroy:{uuid.uuid4()}")
         provider.delete_load_balancer(demo.LOAD_BALANCER, demo.REGION, idempotency_key=f"demo:lb-delete:{uuid.uuid4()}")
@@ -341,6 +351,12 @@ def shutdown_local_cloud(client: SupervisorClient) -> None:
         mirror(account, [], [])
 
 
+def _demo_groups(provider: Provider) -> list[ServerGroupState]:
+    """The live server groups of production and of the canary's baseline and canary clusters."""
+    clusters = (demo.CLUSTER, demo.BASELINE_CLUSTER, demo.CANARY_CLUSTER)
+    return [group for cluster in clusters for group in provider.server_groups(cluster, demo.REGION)]
+
+
 def _answering_version(address: str) -> str | None:
     """The version in one answer through the load balancer, or None if it did not answer 200."""
     host, _, port = address.rpartition(":")
@@ -360,7 +376,7 @@ def _answering_version(address: str) -> str | None:
     return None
 
 
-def _failure(execution: Execution) -> str:
+def stage_failures(execution: Execution) -> str:
     messages = execution.stages.exclude(failure_message="").values_list("failure_message", flat=True)
     return "; ".join(messages)
 

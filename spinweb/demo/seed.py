@@ -2,9 +2,9 @@
 
 Rows first, in one transaction, through the apps' audited actions: the group ``hello-team``,
 application ``hello`` (READ, WRITE, EXECUTE for the team), the local account ``local`` with the
-artifact ``hello`` (WRITE for the team), the three pipelines, and optionally an admin user. A
-pipeline, application or artifact that already exists is kept as it is, so edits made in the UI
-survive a re-run.
+artifact ``hello`` (WRITE for the team), the canary config ``hello-canary``, the four pipelines,
+and optionally an admin user. A pipeline, canary config, application or artifact that already
+exists is kept as it is, so edits made in the UI survive a re-run.
 
 Then the cloud, through the local provider (outside any transaction, as the driver requires):
 the load balancer ``hello-web`` unless it runs, and a first server group of ``hello:v1`` when the
@@ -25,6 +25,8 @@ from django.db import transaction
 
 from applications import actions as application_actions
 from applications.models import Application
+from canary import actions as canary_actions
+from canary.models import CanaryConfig
 from clouds import actions as cloud_actions
 from clouds.models import Account
 from clouds.providers.base import (
@@ -68,6 +70,7 @@ def seed_rows(report: SeedReport, *, admin_username: str = "admin", admin_passwo
     team = _team(report)
     _application(team, report)
     account = _account(team, report)
+    _canary_config(report)
     _pipelines(report)
     _admin(admin_username, admin_password, report)
     return account
@@ -88,7 +91,10 @@ def _application(team: Group, report: SeedReport) -> None:
         None,
         name=demo.APPLICATION,
         owner_email=demo.OWNER_EMAIL,
-        description="The demo application: a tiny HTTP service deployed to this machine with three strategies.",
+        description=(
+            "The demo application: a tiny HTTP service deployed to this machine with three strategies, "
+            "and through a canary."
+        ),
         grants={level: [team] for level in (Access.READ, Access.WRITE, Access.EXECUTE)},
         source=SOURCE,
     )
@@ -136,6 +142,13 @@ def _account_changes(account: Account, team: Group) -> tuple[dict[str, Any], dic
         return changes, None
     grants.setdefault(Access.WRITE, []).append(team)
     return changes, grants
+
+
+def _canary_config(report: SeedReport) -> None:
+    if CanaryConfig.objects.filter(application__name=demo.APPLICATION, name=demo.CANARY_CONFIG).exists():
+        return
+    canary_actions.save_config(None, demo.canary_config_document(), source=SOURCE)
+    report.add(f"Created the canary config {demo.CANARY_CONFIG} (error rate and latency, built-in metrics).")
 
 
 def _pipelines(report: SeedReport) -> None:

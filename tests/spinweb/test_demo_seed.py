@@ -12,6 +12,7 @@ from django.core.management import call_command
 from django.test import Client
 
 from applications.models import Application
+from canary.models import CanaryConfig
 from clouds.models import Account, LoadBalancer, ProviderOperation, ServerGroup
 from clouds.providers.local.runtime.client import SupervisorClient
 from pipelines.models import Pipeline, PipelineVersion
@@ -35,6 +36,7 @@ def rows() -> dict[str, Any]:
         "application": Application.objects.get(name="hello").audit_snapshot(),
         "account": account.audit_snapshot(),
         "pipelines": sorted(Pipeline.objects.values_list("name", "version")),
+        "canary configs": sorted(CanaryConfig.objects.values_list("application__name", "name", "version")),
         "pipeline versions": PipelineVersion.objects.count(),
         "server groups": sorted(ServerGroup.objects.values_list("name", "artifact", "destroyed_at")),
         "load balancers": sorted(LoadBalancer.objects.values_list("name", "address")),
@@ -52,7 +54,8 @@ def test_it_seeds_the_demo_once_and_changes_nothing_the_second_time(local_runtim
     assert "Created the application hello." in first
     assert "The demo was already set up; nothing changed." in second
     assert rows() == seeded
-    assert seeded["pipelines"] == [("Blue/Green", 1), ("Highlander", 1), ("Rolling Blue/Green", 1)]
+    assert seeded["pipelines"] == [("Blue/Green", 1), ("Canary", 1), ("Highlander", 1), ("Rolling Blue/Green", 1)]
+    assert seeded["canary configs"] == [("hello", "hello-canary", 1)]
     assert [(name, artifact) for name, artifact, _ in seeded["server groups"]] == [("hello-web-v000", "hello:v1")]
     state = SupervisorClient(local_runtime.path, local_runtime.ports).state()
     assert sorted(state.server_groups) == ["hello-web-v000"]

@@ -2,6 +2,7 @@
 
     demo [--admin-password P] [--instances N] [--traffic [--rate R]]   seed, bring up hello v1
     demo --run-once [--instances N] [--rate R]                          headless blue/green v1 -> v2
+    demo --run-once --canary [--instances N] [--rate R]                 canary: good v2 in, bad v3 kept out
     demo --stop [--stop-local-cloud]                                    stop the background traffic
 
 Everything goes to the configured database (``SPINWEB_DATA_DIR``, or ``DATABASE_URL``) and the
@@ -20,20 +21,24 @@ from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 
 from clouds.providers.local.runtime.client import SupervisorClient
-from spinweb.demo import background, run_once
+from spinweb.demo import background, run_canary, run_once
 from spinweb.demo import definitions as demo
 from spinweb.demo.seed import SeedReport, ensure_initial_group, ensure_load_balancer, seed_rows
 
 BACKGROUND_RATE = 5.0
 RUN_ONCE_RATE = 50.0
+# The baseline and the canary take about a tenth of the traffic each: 10 answers a second each
+# give the judge a full point every second.
+CANARY_RATE = 100.0
 
 
 class Command(BaseCommand):
     help = (
-        "Seed the demo application hello (a local account, a load balancer, server group v1 and the "
-        "Blue/Green, Rolling Blue/Green and Highlander pipelines); safe to re-run. --traffic keeps "
-        "requests flowing through its load balancer in the background; --run-once deploys v2 with "
-        "Blue/Green under 50 requests/s, prints a summary and stops what it started."
+        "Seed the demo application hello (a local account, a load balancer, server group v1, the canary "
+        "config hello-canary and the Blue/Green, Rolling Blue/Green, Highlander and Canary pipelines); "
+        "safe to re-run. --traffic keeps requests flowing through its load balancer in the background; "
+        "--run-once deploys v2 with Blue/Green under 50 requests/s, prints a summary and stops what it "
+        "started; --run-once --canary runs the Canary pipeline with v2 (deployed) and the bad v3 (kept out)."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -51,10 +56,23 @@ class Command(BaseCommand):
         parser.add_argument(
             "--rate",
             type=float,
-            help=f"Requests a second (default {BACKGROUND_RATE:g}; {RUN_ONCE_RATE:g} with --run-once).",
+            help=(
+                f"Requests a second (default {BACKGROUND_RATE:g}; {RUN_ONCE_RATE:g} with --run-once, "
+                f"{CANARY_RATE:g} with --canary)."
+            ),
         )
         parser.add_argument("--run-once", action="store_true", help="Deploy v1 -> v2 headless, report, clean up.")
-        parser.add_argument("--timeout", type=float, default=180.0, help="--run-once: give the pipeline this long.")
+        parser.add_argument(
+            "--canary",
+            action="store_true",
+            help=(
+                "With --run-once: run the Canary pipeline with v2 (the canary passes, Blue/Green deploys it), "
+                f"then with the bad v3 (the canary fails, production stays on v2); {CANARY_RATE:g} requests/s."
+            ),
+        )
+        parser.add_argument(
+            "--timeout", type=float, default=180.0, help="--run-once: give each pipeline run this long."
+        )
         parser.add_argument("--stop", action="store_true", help="Stop the background traffic generator.")
         parser.add_argument(
             "--stop-local-cloud",
@@ -66,7 +84,12 @@ class Command(BaseCommand):
         if options["stop"]:
             self._stop(options["stop_local_cloud"])
             return
+        if options["canary"] and not options["run_once"]:
+            raise CommandError("--canary goes with --run-once: manage.py demo --run-once --canary.")
         self._migrate()
+        if options["run_once"] and options["canary"]:
+            self._run_canary(options)
+            return
         if options["run_once"]:
             self._run_once(options)
             return
@@ -98,7 +121,7 @@ class Command(BaseCommand):
         self.say(
             f"The demo application is {demo.APPLICATION}: /applications/{demo.APPLICATION}/ in Spinweb. "
             f"Its load balancer answers at {url}. Run a pipeline (Blue/Green, Rolling Blue/Green, "
-            f"Highlander) with version v2 or the bad v3."
+            f"Highlander, or Canary, which deploys only what passes its canary) with version v2 or the bad v3."
         )
 
     def _run_once(self, options: dict[str, Any]) -> None:
@@ -122,6 +145,32 @@ class Command(BaseCommand):
                 returncode=1,
             )
         self.say("OK: the pipeline succeeded and no request failed.")
+
+    def _run_canary(self, options: dict[str, Any]) -> None:
+        database = connection.settings_dict["NAME"]
+        self.say(f"demo --run-once --canary: database {database}, local cloud {settings.SPINWEB_LOCAL_HOME}.")
+        self.say("The pipeline engine runs in this process (no worker needed).")
+        choice = run_once.Options(
+            instances=options["instances"], rate=options["rate"] or CANARY_RATE, timeout=options["timeout"]
+        )
+        try:
+            summary = run_canary.run_canary(choice, self.say)
+        except run_once.DemoFailed as error:
+            raise CommandError(f"The demo failed: {error}", returncode=1) from None
+        except (KeyboardInterrupt, run_once.Interrupted):
+            raise CommandError("Interrupted; stopped what the demo had started.", returncode=130) from None
+        for line in summary.lines():
+            self.say(line)
+        if not summary.succeeded:
+            raise CommandError(
+                f"Expected the canary to let {choice.to_version} through (all traffic on it, no failed request) "
+                f"and to keep {demo.BAD_VERSION} out of production, with baseline and canary removed.",
+                returncode=1,
+            )
+        self.say(
+            f"OK: the canary let {choice.to_version} through with no failed request and kept "
+            f"{demo.BAD_VERSION} out of production."
+        )
 
     def _stop(self, local_cloud: bool) -> None:
         home = Path(settings.SPINWEB_LOCAL_HOME)
