@@ -15,7 +15,7 @@ from canary.judge import JudgeInputError
 from canary.judge.request import judge_request
 from canary.models import CanaryConfig, CanaryRun
 from spinweb.models import AuditEvent
-from tests.canary.test_sources_cloudwatch import credentials, moto, put  # noqa: F401 (fixtures)
+from tests.canary.cloudwatch import put
 from tests.http_server import closed_port
 
 pytestmark = pytest.mark.django_db
@@ -92,7 +92,7 @@ def test_it_plans_growing_sliding_and_offset_windows() -> None:
     assert only.experiment_end - only.experiment_start == timedelta(minutes=30)
 
 
-def test_it_judges_a_healthy_canary_a_pass_and_keeps_the_raw_series(moto: str) -> None:  # noqa: F811
+def test_it_judges_a_healthy_canary_a_pass_and_keeps_the_raw_series(moto: str) -> None:
     put(moto, START, values(10, seed=1), group=CONTROL)
     put(moto, START, values(10, seed=2), group=EXPERIMENT)
     run = make_run(config_document())
@@ -109,7 +109,7 @@ def test_it_judges_a_healthy_canary_a_pass_and_keeps_the_raw_series(moto: str) -
     assert runs.judge_interval(run, 1, window()).pk == judgment.pk  # a re-run finds the stored one
 
 
-def test_it_fails_a_canary_whose_metric_rose_and_replay_with_a_looser_config_passes_it(moto: str) -> None:  # noqa: F811
+def test_it_fails_a_canary_whose_metric_rose_and_replay_with_a_looser_config_passes_it(moto: str) -> None:
     put(moto, START, values(10, seed=1), group=CONTROL)
     put(moto, START, values(12, seed=2), group=EXPERIMENT)
     run = make_run(config_document())
@@ -128,7 +128,7 @@ def test_it_fails_a_canary_whose_metric_rose_and_replay_with_a_looser_config_pas
     assert (event.source, event.detail) == ("cli", "Replayed interval 1: Pass (100)")
 
 
-def test_it_warns_when_a_metric_has_fewer_than_50_points(moto: str) -> None:  # noqa: F811
+def test_it_warns_when_a_metric_has_fewer_than_50_points(moto: str) -> None:
     put(moto, START, values(10, seed=1, size=20), group=CONTROL)
     put(moto, START, values(10, seed=2, size=20), group=EXPERIMENT)
     run = make_run(config_document())
@@ -141,7 +141,7 @@ def test_it_warns_when_a_metric_has_fewer_than_50_points(moto: str) -> None:  # 
     ]
 
 
-def test_it_makes_an_unreachable_source_an_error_interval_never_a_pass(settings: Settings, credentials: None) -> None:  # noqa: F811
+def test_it_makes_an_unreachable_source_an_error_interval_never_a_pass(settings: Settings, credentials: None) -> None:
     with closed_port() as port:
         settings.SPINWEB_CLOUDWATCH_ENDPOINT = f"http://127.0.0.1:{port}"
         run = make_run(config_document())
@@ -172,7 +172,7 @@ def test_it_makes_a_config_it_cannot_fetch_an_error_interval(change: dict[str, A
     assert message in judgment.error
 
 
-def test_it_exports_the_judge_input_that_gives_the_stored_verdict_again(moto: str) -> None:  # noqa: F811
+def test_it_exports_the_judge_input_that_gives_the_stored_verdict_again(moto: str) -> None:
     put(moto, START, values(10, seed=1), group=CONTROL)
     put(moto, START, values(11, seed=2), group=EXPERIMENT)
     run = make_run(config_document())

@@ -4,21 +4,15 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import boto3
 import pytest
-import requests
-from moto.server import ThreadedMotoServer
 from pytest_django.fixtures import Settings
 
 from canary.sources import Scope, SourceError, source_for
-from tests.canary.prometheus import free_port
+from tests.canary.cloudwatch import GROUP, put
 from tests.http_server import closed_port
-
-GROUP = "shop-web-canary-v002"
 
 
 def metric(**query: Any) -> dict[str, Any]:
@@ -30,41 +24,6 @@ def metric(**query: Any) -> dict[str, Any]:
 
 def scope_of(start: datetime, minutes: int, group: str = GROUP) -> Scope:
     return Scope(group, "us-east-1", start, start + timedelta(minutes=minutes), step_seconds=60)
-
-
-@pytest.fixture
-def credentials(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}.items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.delenv("AWS_PROFILE", raising=False)
-
-
-@pytest.fixture
-def moto(credentials: None, settings: Settings) -> Iterator[str]:
-    port = free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port)
-    server.start()
-    try:
-        settings.SPINWEB_CLOUDWATCH_ENDPOINT = f"http://127.0.0.1:{port}"
-        # moto keeps its backends per process, not per server: start every test from nothing.
-        requests.post(f"{settings.SPINWEB_CLOUDWATCH_ENDPOINT}/moto-api/reset", timeout=10).raise_for_status()
-        yield settings.SPINWEB_CLOUDWATCH_ENDPOINT
-    finally:
-        server.stop()
-
-
-def put(endpoint: str, start: datetime, values: list[float], group: str = GROUP) -> None:
-    client = boto3.client("cloudwatch", region_name="us-east-1", endpoint_url=endpoint)
-    data = [
-        {
-            "MetricName": "CPUUtilization",
-            "Dimensions": [{"Name": "AutoScalingGroupName", "Value": group}],
-            "Timestamp": start + timedelta(minutes=index),
-            "Value": value,
-        }
-        for index, value in enumerate(values)
-    ]
-    client.put_metric_data(Namespace="AWS/EC2", MetricData=data)
 
 
 def test_it_fetches_the_scope_average_per_step(moto: str) -> None:
