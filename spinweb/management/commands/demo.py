@@ -11,8 +11,9 @@ local cloud of ``SPINWEB_LOCAL_HOME``; the database is migrated first when it ne
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 from django.conf import settings
 from django.core.management import call_command
@@ -24,6 +25,18 @@ from clouds.providers.local.runtime.client import SupervisorClient
 from spinweb.demo import background, run_canary, run_once
 from spinweb.demo import definitions as demo
 from spinweb.demo.seed import SeedReport, ensure_initial_group, ensure_load_balancer, seed_rows
+
+
+class Report(Protocol):
+    """What a headless demo returns: whether it met its expectations, and its summary."""
+
+    @property
+    def succeeded(self) -> bool: ...
+
+    def lines(self) -> list[str]: ...
+
+
+R = TypeVar("R", bound=Report)
 
 BACKGROUND_RATE = 5.0
 RUN_ONCE_RATE = 50.0
@@ -125,20 +138,8 @@ class Command(BaseCommand):
         )
 
     def _run_once(self, options: dict[str, Any]) -> None:
-        database = connection.settings_dict["NAME"]
-        self.say(f"demo --run-once: database {database}, local cloud {settings.SPINWEB_LOCAL_HOME}.")
-        self.say("The pipeline engine runs in this process (no worker needed).")
-        choice = run_once.Options(
-            instances=options["instances"], rate=options["rate"] or RUN_ONCE_RATE, timeout=options["timeout"]
-        )
-        try:
-            summary = run_once.run_once(choice, self.say)
-        except run_once.DemoFailed as error:
-            raise CommandError(f"The demo failed: {error}", returncode=1) from None
-        except (KeyboardInterrupt, run_once.Interrupted):
-            raise CommandError("Interrupted; stopped what the demo had started.", returncode=130) from None
-        for line in summary.lines():
-            self.say(line)
+        choice = self._options("demo --run-once", options, RUN_ONCE_RATE)
+        summary = self._headless(run_once.run_once, choice)
         if not summary.succeeded:
             raise CommandError(
                 "The deploy did not succeed with zero failed requests and all traffic on the new version.",
@@ -147,20 +148,8 @@ class Command(BaseCommand):
         self.say("OK: the pipeline succeeded and no request failed.")
 
     def _run_canary(self, options: dict[str, Any]) -> None:
-        database = connection.settings_dict["NAME"]
-        self.say(f"demo --run-once --canary: database {database}, local cloud {settings.SPINWEB_LOCAL_HOME}.")
-        self.say("The pipeline engine runs in this process (no worker needed).")
-        choice = run_once.Options(
-            instances=options["instances"], rate=options["rate"] or CANARY_RATE, timeout=options["timeout"]
-        )
-        try:
-            summary = run_canary.run_canary(choice, self.say)
-        except run_once.DemoFailed as error:
-            raise CommandError(f"The demo failed: {error}", returncode=1) from None
-        except (KeyboardInterrupt, run_once.Interrupted):
-            raise CommandError("Interrupted; stopped what the demo had started.", returncode=130) from None
-        for line in summary.lines():
-            self.say(line)
+        choice = self._options("demo --run-once --canary", options, CANARY_RATE)
+        summary = self._headless(run_canary.run_canary, choice)
         if not summary.succeeded:
             raise CommandError(
                 f"Expected the canary to let {choice.to_version} through (all traffic on it, no failed request) "
@@ -171,6 +160,26 @@ class Command(BaseCommand):
             f"OK: the canary let {choice.to_version} through with no failed request and kept "
             f"{demo.BAD_VERSION} out of production."
         )
+
+    def _options(self, title: str, options: dict[str, Any], rate: float) -> run_once.Options:
+        database = connection.settings_dict["NAME"]
+        self.say(f"{title}: database {database}, local cloud {settings.SPINWEB_LOCAL_HOME}.")
+        self.say("The pipeline engine runs in this process (no worker needed).")
+        return run_once.Options(
+            instances=options["instances"], rate=options["rate"] or rate, timeout=options["timeout"]
+        )
+
+    def _headless(self, run: Callable[[run_once.Options, Callable[[str], None]], R], choice: run_once.Options) -> R:
+        """Run a headless demo, turning its failures into exit codes, and print its summary."""
+        try:
+            summary = run(choice, self.say)
+        except run_once.DemoFailed as error:
+            raise CommandError(f"The demo failed: {error}", returncode=1) from None
+        except (KeyboardInterrupt, run_once.Interrupted):
+            raise CommandError("Interrupted; stopped what the demo had started.", returncode=130) from None
+        for line in summary.lines():
+            self.say(line)
+        return summary
 
     def _stop(self, local_cloud: bool) -> None:
         home = Path(settings.SPINWEB_LOCAL_HOME)
