@@ -118,8 +118,18 @@ def text_of(page: str, element_id: str) -> str:
 def test_it_shows_a_run_with_its_plan_deployments_and_intervals(viewer: User, shop: Application) -> None:
     execution = Execution.objects.create(application=shop, name="release", config={}, status="TERMINAL")
     deployments = {
-        "control": {"account": "local", "region": "local", "serverGroup": "shop-web-baseline-v001", "artifact": "1.4"},
-        "experiment": {"account": "local", "region": "local", "serverGroup": "shop-web-canary-v002", "artifact": "1.5"},
+        "control": {
+            "account": "local",
+            "region": "local",
+            "serverGroup": "shop-web-baseline-v001",
+            "artifact": {"name": "shop", "version": "1.4"},
+        },
+        "experiment": {
+            "account": "local",
+            "region": "local",
+            "serverGroup": "shop-web-canary-v002",
+            "artifact": {"name": "shop", "version": "1.5"},
+        },
         "trafficWeight": 11,
         "cleanedUp": True,
     }
@@ -136,6 +146,7 @@ def test_it_shows_a_run_with_its_plan_deployments_and_intervals(viewer: User, sh
     assert "60 min (2 intervals)" in page
     assert "Baseline offset</dt><dd>30 min" in page
     assert "shop-web-canary-v002" in page
+    assert "<code>shop:1.4</code>" in page and "<code>shop:1.5</code>" in page
     assert "Traffic weight 11 each" in page
     row = text_of(page, "interval-1")
     assert (
