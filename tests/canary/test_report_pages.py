@@ -146,7 +146,8 @@ def test_it_shows_a_run_with_its_plan_deployments_and_intervals(viewer: User, sh
     assert "60 min (2 intervals)" in page
     assert "Baseline offset</dt><dd>30 min" in page
     assert "shop-web-canary-v002" in page
-    assert "<code>shop:1.4</code>" in page and "<code>shop:1.5</code>" in page
+    assert "<code>shop:1.4</code>" in page
+    assert "<code>shop:1.5</code>" in page
     assert "Traffic weight 11 each" in page
     row = text_of(page, "interval-1")
     assert (
