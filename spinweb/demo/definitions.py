@@ -245,10 +245,11 @@ def canary_config_document() -> dict[str, Any]:
     """The canary config ``hello-canary``, Kayenta's JSON, on the local load balancer's built-in metrics.
 
     Only increases matter. More errors is critical: it fails the canary whatever the rest says.
-    Latency may grow by half (mean) or double (p90, read from a coarse histogram) before it counts,
-    so scheduling noise on a busy machine does not fail a good release, while the bad release's
-    150 ms on top of a few milliseconds does. Each group weighs half: a canary that is only slower
-    scores 50, at the marginal threshold, and fails too.
+    Latency may triple (mean and p90) before it counts: two identical processes on a busy two-CPU
+    machine can differ by half or more for a whole interval, and a good release must not fail for
+    that, while the bad release's 150 ms on top of a few milliseconds (about 100 times) still does.
+    Each group weighs half: a canary that is only slower scores 50, at the marginal threshold, and
+    fails too.
     """
     return {
         "name": CANARY_CONFIG,
@@ -261,8 +262,8 @@ def canary_config_document() -> dict[str, Any]:
         "judge": {"name": "NetflixACAJudge-v1.0", "judgeConfigurations": {}},
         "metrics": [
             _builtin_metric("error_rate", "errors", {"allowedIncrease": 1.1, "criticalIncrease": 1.5}, critical=True),
-            _builtin_metric("latency_mean", "latency", {"allowedIncrease": 1.5}),
-            _builtin_metric("latency_p90", "latency", {"allowedIncrease": 2.0}),
+            _builtin_metric("latency_mean", "latency", {"allowedIncrease": 3.0}),
+            _builtin_metric("latency_p90", "latency", {"allowedIncrease": 3.0}),
         ],
         "classifier": {"groupWeights": {"errors": 50, "latency": 50}},
         "templates": {},

@@ -148,6 +148,12 @@ def test_it_passes_a_canary_that_behaves_like_its_baseline() -> None:
     assert verdict(per_second(1), per_second(2)) == (100.0, "Pass")
 
 
+def test_it_passes_a_good_release_whose_process_is_twice_as_slow_on_a_busy_machine() -> None:
+    slower = {name: [value * 2.0 for value in values] for name, values in per_second(2).items()}
+
+    assert verdict(per_second(1), slower) == (100.0, "Pass")
+
+
 def test_it_fails_the_bad_release_at_once_on_its_errors() -> None:
     bad = per_second(2, latency_ms=float(demo.BAD_LATENCY_MS), error_rate=float(demo.BAD_ERROR_RATE))
 
