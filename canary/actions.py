@@ -1,4 +1,5 @@
-"""Every change to canary configs, whichever page, endpoint or admin asks.
+"""Every change to canary configs and every replay of a canary interval, whichever page, endpoint,
+admin or command asks.
 
 Saving checks the whole document first and writes nothing when anything is wrong; the row, its
 new version and the audit event land in one transaction.
@@ -13,8 +14,12 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
 from applications.models import Application
+from canary import runs
 from canary.configs import config_issues, without_server_keys
-from canary.models import CanaryConfig, CanaryConfigVersion
+from canary.judge import JudgeInputError
+from canary.judge.request import judge_request
+from canary.judge.results import ERROR
+from canary.models import CanaryConfig, CanaryConfigVersion, CanaryJudgment, CanaryReplay
 from pipelines.validation import Issue
 from spinweb.actions import Conflict
 from spinweb.audit import record, snapshot
@@ -154,3 +159,52 @@ def delete_config(actor: AnyUser | None, config: CanaryConfig, *, source: str) -
     """Delete a config and its versions (audited)."""
     record(actor, AuditAction.DELETE, config, source=source, before=snapshot(config))
     config.delete()
+
+
+def replay_interval(
+    user: AnyUser | None,
+    judgment: CanaryJudgment,
+    *,
+    config_document: dict[str, Any],
+    thresholds: dict[str, Any] | None,
+    label: str,
+    source: str,
+) -> CanaryReplay:
+    """Judge the stored data again; ``JudgeInputError`` (naming the field) when the input is bad.
+
+    The stored series keep the metric names of the run's config; a replay config that drops a
+    metric leaves it out, one that adds a metric judges it on empty series (Nodata).
+    """
+    if not isinstance(config_document, dict):
+        raise JudgeInputError("canaryConfig", "must be a JSON object (a Kayenta canary config).")
+    if thresholds is not None and not isinstance(thresholds, dict):
+        raise JudgeInputError("scoreThresholds", "must be a JSON object with marginal and pass.")
+    if judgment.classification == ERROR and not judgment.data.get("metrics"):
+        raise JudgeInputError("interval", f"interval {judgment.index} has no data to replay: {judgment.error}")
+    chosen = thresholds if thresholds is not None else judgment.run.thresholds
+    document = runs.request_document(judgment, config_document, chosen)
+    names = {str(metric.get("name")) for metric in config_document.get("metrics") or [] if isinstance(metric, dict)}
+    document["metrics"] = {name: series for name, series in document["metrics"].items() if name in names}
+    result = judge_request(document).as_dict()
+    actor: Any = user if user is not None and user.is_authenticated else None
+    with transaction.atomic():
+        row = CanaryReplay.objects.create(
+            judgment=judgment,
+            config_label=label[:300],
+            config_document=config_document,
+            thresholds=document["scoreThresholds"],
+            score=result["score"],
+            classification=result["classification"],
+            result=result,
+            created_by=actor,
+        )
+        summary = {"interval": judgment.index, "config": row.config_label, "thresholds": row.thresholds}
+        record(
+            user,
+            AuditAction.JUDGE,
+            judgment.run,
+            source=source,
+            after={**summary, "score": row.score, "classification": row.classification},
+            detail=f"Replayed interval {judgment.index}: {row.classification} ({row.score:g})",
+        )
+    return row

@@ -134,6 +134,13 @@ class CanaryRun(models.Model):
     def __str__(self) -> str:
         return f"{self.config_name} canary run {self.pk}"
 
+    def interval(self, index: Any) -> CanaryJudgment | None:
+        """The judgment of interval ``index`` (with this run attached), or None when not judged."""
+        judgment = self.judgments.filter(index=index).first()
+        if judgment is not None:
+            judgment.run = self
+        return judgment
+
 
 class CanaryJudgment(models.Model):
     """One interval's verdict, with the raw series it was judged on (so it can be replayed).
@@ -187,3 +194,8 @@ class CanaryReplay(models.Model):
 
     def __str__(self) -> str:
         return f"replay of {self.judgment} with {self.config_label}"
+
+
+def get_canary_run_for_user(user: AnyUser, pk: Any, need: Need = "read") -> CanaryRun:
+    """The run if ``user`` holds ``need`` on its application; 404 if unseen, 403 if only seen."""
+    return get_owned(CanaryRun.objects.select_related("application"), user, pk, need, "canary run")

@@ -23,10 +23,10 @@ from django.utils.safestring import SafeString
 from django.views.decorators.http import require_POST, require_safe
 
 from applications.models import Application, get_application_for_user
-from canary import charts, runs
+from canary import actions, charts, runs
 from canary.configs import SERVER_KEYS
 from canary.judge.config import JudgeInputError
-from canary.models import CanaryConfig, CanaryJudgment, CanaryReplay, CanaryRun
+from canary.models import CanaryConfig, CanaryJudgment, CanaryReplay, CanaryRun, get_canary_run_for_user
 from spinweb.models import AuditSource
 from spinweb.permissions import Access, Need
 
@@ -40,19 +40,16 @@ MAX_PASTED_BYTES = 2_000_000
 
 def _run(request: HttpRequest, name: str, run_id: uuid.UUID, need: Need) -> CanaryRun:
     """The run if the user holds ``need`` on the application named in the URL (404 / 403 otherwise)."""
-    application = get_application_for_user(request.user, name, need)
-    run = CanaryRun.objects.filter(application=application, pk=run_id).first()
-    if run is None:
+    run = get_canary_run_for_user(request.user, run_id, need)
+    if run.application.name != name:
         raise Http404("No canary run found.")
-    run.application = application
     return run
 
 
 def _judgment(run: CanaryRun, index: int) -> CanaryJudgment:
-    judgment = run.judgments.filter(index=index).first()
+    judgment = run.interval(index)
     if judgment is None:
         raise Http404(f"The run has no judged interval {index}.")
-    judgment.run = run
     return judgment
 
 
@@ -344,12 +341,12 @@ def judgment_replay(request: HttpRequest, name: str, run_id: uuid.UUID, index: i
         return _judgment_page(request, judgment, form, status=400)
     label, document = form.chosen()
     try:
-        replay: CanaryReplay = runs.replay(
+        replay: CanaryReplay = actions.replay_interval(
+            request.user,
             judgment,
             config_document=document,
             thresholds=form.thresholds(),
             label=label,
-            user=request.user,
             source=AuditSource.UI,
         )
     except JudgeInputError as error:

@@ -2,7 +2,7 @@
 
 A ``kayentaCanary`` stage calls ``start_run`` once, then ``judge_interval`` for each interval
 whose window has closed, then ``finish_run``. Every judgment stores the raw series it was judged
-on, so ``replay`` can judge them again with another config or other thresholds.
+on, so ``canary.actions.replay_interval`` can judge them again with another config or thresholds.
 
 A source that fails (unreachable, bad query, unknown source type, a metric naming a scope the
 stage does not define) makes the whole interval an ``Error`` with the source's message: a canary
@@ -23,14 +23,11 @@ from applications.models import Application
 from canary.judge.config import JudgeInputError
 from canary.judge.request import judge_request
 from canary.judge.results import ERROR
-from canary.models import CanaryConfig, CanaryJudgment, CanaryReplay, CanaryRun
+from canary.models import CanaryConfig, CanaryJudgment, CanaryRun
 from canary.sources import Scope, Series, SourceError, source_for
-from spinweb.audit import record
-from spinweb.models import AuditAction
 
 if TYPE_CHECKING:
     from pipelines.models import Execution, StageExecution
-    from spinweb.permissions import AnyUser
 
 # Kayenta's guidance: fewer points than this per metric make a verdict weak.
 MIN_POINTS = 50
@@ -303,55 +300,6 @@ def request_document(
         thresholds if thresholds is not None else run.thresholds,
         judgment.data,
     )
-
-
-def replay(
-    judgment: CanaryJudgment,
-    *,
-    config_document: dict[str, Any],
-    thresholds: dict[str, Any] | None,
-    label: str,
-    user: AnyUser | None,
-    source: str,
-) -> CanaryReplay:
-    """Judge the stored data again; ``JudgeInputError`` (naming the field) when the input is bad.
-
-    The stored series keep the metric names of the run's config; a replay config that drops a
-    metric leaves it out, one that adds a metric judges it on empty series (Nodata).
-    """
-    if not isinstance(config_document, dict):
-        raise JudgeInputError("canaryConfig", "must be a JSON object (a Kayenta canary config).")
-    if thresholds is not None and not isinstance(thresholds, dict):
-        raise JudgeInputError("scoreThresholds", "must be a JSON object with marginal and pass.")
-    if judgment.classification == ERROR and not judgment.data.get("metrics"):
-        raise JudgeInputError("interval", f"interval {judgment.index} has no data to replay: {judgment.error}")
-    chosen = thresholds if thresholds is not None else judgment.run.thresholds
-    document = request_document(judgment, config_document, chosen)
-    names = {str(metric.get("name")) for metric in config_document.get("metrics") or [] if isinstance(metric, dict)}
-    document["metrics"] = {name: series for name, series in document["metrics"].items() if name in names}
-    result = judge_request(document).as_dict()
-    actor: Any = user if user is not None and user.is_authenticated else None
-    with transaction.atomic():
-        row = CanaryReplay.objects.create(
-            judgment=judgment,
-            config_label=label[:300],
-            config_document=config_document,
-            thresholds=document["scoreThresholds"],
-            score=result["score"],
-            classification=result["classification"],
-            result=result,
-            created_by=actor,
-        )
-        summary = {"interval": judgment.index, "config": row.config_label, "thresholds": row.thresholds}
-        record(
-            user,
-            AuditAction.JUDGE,
-            judgment.run,
-            source=source,
-            after={**summary, "score": row.score, "classification": row.classification},
-            detail=f"Replayed interval {judgment.index}: {row.classification} ({row.score:g})",
-        )
-    return row
 
 
 def series_for_chart(judgment: CanaryJudgment, metric_name: str) -> dict[str, list[tuple[str, float | None]]]:

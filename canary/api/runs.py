@@ -22,12 +22,11 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from applications.models import Application
-from canary import runs
+from canary import actions, runs
 from canary.judge import JudgeInputError
-from canary.models import CanaryConfig, CanaryJudgment, CanaryReplay, CanaryRun
+from canary.models import CanaryConfig, CanaryJudgment, CanaryReplay, CanaryRun, get_canary_run_for_user
 from spinweb.api import need_for
 from spinweb.models import AuditSource
-from spinweb.permissions import Need, get_owned
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -141,16 +140,10 @@ def judgment_document(judgment: CanaryJudgment) -> dict[str, Any]:
 # Lookups and replay input ----------------------------------------------------------------------
 
 
-def get_run_for_user(user: AnyUser, pk: Any, need: Need = "read") -> CanaryRun:
-    """The run if ``user`` holds ``need`` on its application; 404 if unseen, 403 if only seen."""
-    return get_owned(CanaryRun.objects.select_related("application"), user, pk, need, "canary run")
-
-
 def get_judgment(run: CanaryRun, index: Any) -> CanaryJudgment:
-    judgment = CanaryJudgment.objects.filter(run=run, index=index).first()
+    judgment = run.interval(index)
     if judgment is None:
         raise Http404(f"Canary run {run.pk} has no judged interval {index}.")
-    judgment.run = run  # already read, with its application
     return judgment
 
 
@@ -196,7 +189,9 @@ def replay_input(run: CanaryRun, body: Any, user: AnyUser | None) -> tuple[dict[
 def replay_request(judgment: CanaryJudgment, body: Any, user: AnyUser | None, *, source: str) -> CanaryReplay:
     """Judge ``judgment``'s stored data again as ``body`` asks; ``JudgeInputError`` on bad input."""
     document, thresholds, label = replay_input(judgment.run, body, user)
-    return runs.replay(judgment, config_document=document, thresholds=thresholds, label=label, user=user, source=source)
+    return actions.replay_interval(
+        user, judgment, config_document=document, thresholds=thresholds, label=label, source=source
+    )
 
 
 def invalid(error: JudgeInputError) -> Response:
@@ -230,7 +225,7 @@ class CanaryRunViewSet(viewsets.GenericViewSet[CanaryRun]):
         return CanaryRun.objects.filter(application__in=visible).select_related("application")
 
     def get_object(self) -> CanaryRun:
-        return get_run_for_user(self.request.user, self.kwargs["pk"], need_for(self.request))
+        return get_canary_run_for_user(self.request.user, self.kwargs["pk"], need_for(self.request))
 
     @extend_schema(operation_id="canary_runs_list", parameters=FILTERS)
     def list(self, request: Request, **kwargs: Any) -> Response:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.contrib.auth.models import User
 
 from applications.models import Application
-from canary import runs
+from canary import actions
 from tests.canary.run_samples import save_configs, shop_run
 from tests.conftest import browser_as
 
@@ -25,12 +25,12 @@ def test_it_lists_runs_and_shows_their_intervals_read_only(admin: User, shop: Ap
 def test_it_shows_a_judgment_with_its_result_and_replays(admin: User, shop: Application) -> None:
     config, strict = save_configs(admin)
     judgment = shop_run(shop, config).judgments.get(index=1)
-    runs.replay(
+    actions.replay_interval(
+        admin,
         judgment,
         config_document=strict.document,
         thresholds=None,
         label="web-latency-strict v1",
-        user=admin,
         source="admin",
     )
     page = browser_as(admin).get(f"/admin/canary/canaryjudgment/{judgment.pk}/change/").content.decode()

@@ -10,7 +10,7 @@ import pytest
 from pytest_django.fixtures import Settings
 
 from applications.models import Application
-from canary import runs
+from canary import actions, runs
 from canary.judge import JudgeInputError
 from canary.judge.request import judge_request
 from canary.models import CanaryConfig, CanaryRun
@@ -119,7 +119,9 @@ def test_it_fails_a_canary_whose_metric_rose_and_replay_with_a_looser_config_pas
     assert judgment.result["metrics"][0]["classification"] == "High"
 
     looser = config_document(direction="decrease")
-    replayed = runs.replay(judgment, config_document=looser, thresholds=None, label="edited", user=None, source="cli")
+    replayed = actions.replay_interval(
+        None, judgment, config_document=looser, thresholds=None, label="edited", source="cli"
+    )
 
     assert replayed.classification == "Pass"
     assert replayed.thresholds == {"marginal": 50, "pass": 75}
@@ -151,7 +153,9 @@ def test_it_makes_an_unreachable_source_an_error_interval_never_a_pass(settings:
     assert judgment.score is None
     assert "metric 'cpu', control (shop-baseline-v000)" in judgment.error
     with pytest.raises(JudgeInputError, match="no data to replay"):
-        runs.replay(judgment, config_document=config_document(), thresholds=None, label="x", user=None, source="cli")
+        actions.replay_interval(
+            None, judgment, config_document=config_document(), thresholds=None, label="x", source="cli"
+        )
 
 
 @pytest.mark.parametrize(

@@ -127,13 +127,12 @@ class Command(BaseCommand):
         return run
 
     def _judgment(self, run: CanaryRun, index: int) -> CanaryJudgment:
-        judgment = CanaryJudgment.objects.filter(run=run, index=index).first()
+        judgment = run.interval(index)
         if judgment is None:
             judged = ", ".join(str(i) for i in run.judgments.values_list("index", flat=True)) or "none yet"
             raise CommandError(
                 f"Canary run {run.pk} has no judged interval {index} (judged: {judged}).", returncode=MISSING
             )
-        judgment.run = run
         return judgment
 
     def _user(self, name: str | None) -> Any:
