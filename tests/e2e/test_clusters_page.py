@@ -30,8 +30,11 @@ def column(page: Page, group: ServerGroup) -> Locator:
 
 
 def test_it_resizes_and_destroys_a_server_group_from_the_page(
-    page: Page, engine: EnginePump, developer: User, shop: Application, deployer: Account
+    deployer: Account, page: Page, engine: EnginePump, developer: User, shop: Application
 ) -> None:
+    # ``deployer`` (and with it the local cloud) comes first so that it is torn down last: the
+    # page's live polls and the engine thread, which would start the supervisor again, stop before
+    # the local cloud is shut down and checked for survivors.
     with engine.lock:
         created = provider_for(deployer).create_server_group(
             sample_spec(capacity=Capacity(1, 1, 1)), idempotency_key="e2e-create"
